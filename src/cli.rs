@@ -1,0 +1,131 @@
+//! The command line: clap types turned into a [`Config`]. The only module that knows clap.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use exaudit::flow::FlowConfig;
+use exaudit::{Config, Format};
+
+const EXIT_STATUS: &str = "\
+Exit status:
+  0  the capture was read completely
+  1  findings at or above --fail-on were reported (from the classification stage)
+  2  a usage error, or an input that could not be read completely";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "exaudit",
+    version,
+    about = "Passive auditor of Microsoft Exchange network traffic",
+    after_help = EXIT_STATUS
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Read captures and report every flow in them
+    Audit(AuditArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum FormatArg {
+    /// A readable summary (the default)
+    Table,
+    /// One JSON object per line: a "flow" per flow, then a "summary"
+    Jsonl,
+    /// The same objects in one JSON document
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXIT_STATUS)]
+pub struct AuditArgs {
+    /// Capture files (pcap or pcapng, optionally .gz or .zst); - reads standard input
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// A capture file, as tcpdump takes it (may be repeated)
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+
+    /// Output format
+    #[arg(short = 'F', long, value_enum, default_value = "table")]
+    pub format: FormatArg,
+
+    /// Write the report to FILE instead of standard output
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Flows tracked at once; beyond it the flow nearest its timeout is written early (counted)
+    #[arg(long, value_name = "N", default_value_t = 250_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_flows: u32,
+
+    /// Payload bytes kept per flow direction for the inspectors
+    #[arg(long, value_name = "BYTES", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
+    pub payload_prefix_bytes: u32,
+
+    /// Memory for payload prefixes in all, in MiB; flows past it keep no payload (counted)
+    #[arg(long, value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(0..=65_536))]
+    pub payload_memory_mib: u32,
+
+    /// Verify IPv4, TCP and UDP checksums (packets with bad ones are ignored, as Zeek does)
+    #[arg(long)]
+    pub verify_checksums: bool,
+
+    /// Do not tell flows apart by VLAN (for SPAN sessions that see each direction on a different VLAN)
+    #[arg(long)]
+    pub ignore_vlan: bool,
+
+    /// When to use colour in the table format
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorArg,
+}
+
+impl AuditArgs {
+    pub fn into_config(self, stdout_is_terminal: bool, stderr_is_terminal: bool) -> Config {
+        let mut inputs = self.read;
+        inputs.extend(self.files);
+        let mut flow = FlowConfig {
+            max_flows: self.max_flows as usize,
+            payload_prefix_bytes: self.payload_prefix_bytes as usize,
+            payload_memory_bytes: (self.payload_memory_mib as usize) << 20,
+            ..FlowConfig::default()
+        };
+        flow.vlan_in_key = !self.ignore_vlan;
+        let decode = exaudit::decode::DecodeConfig {
+            verify_checksums: self.verify_checksums,
+            ..exaudit::decode::DecodeConfig::default()
+        };
+        let to_terminal = self.output.is_none() && stdout_is_terminal;
+        Config {
+            inputs,
+            format: match self.format {
+                FormatArg::Table => Format::Table,
+                FormatArg::Jsonl => Format::Jsonl,
+                FormatArg::Json => Format::Json,
+            },
+            decode,
+            flow,
+            progress: stderr_is_terminal,
+            color: match self.color {
+                ColorArg::Always => true,
+                ColorArg::Never => false,
+                ColorArg::Auto => to_terminal,
+            },
+        }
+    }
+}

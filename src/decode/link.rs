@@ -1,0 +1,289 @@
+//! Link layers and the Ethernet type dispatch shared by them and by tunnels.
+
+use super::{Cx, L3, Vlans};
+use crate::source::LinkType;
+
+/// Tags followed in one VLAN stack (802.1Q, 802.1ad, the old 0x9100/0x9200 QinQ types).
+const MAX_VLAN_TAGS: u8 = 8;
+/// MPLS labels followed before giving up on a label stack.
+const MAX_MPLS_LABELS: usize = 8;
+
+const ETH_HDR: usize = 14;
+const SLL_HDR: usize = 16;
+const SLL2_HDR: usize = 20;
+
+pub(crate) mod ethertype {
+    pub const IPV4: u16 = 0x0800;
+    pub const IPV6: u16 = 0x86DD;
+    pub const VLAN: u16 = 0x8100;
+    pub const QINQ: u16 = 0x88A8;
+    pub const QINQ_OLD1: u16 = 0x9100;
+    pub const QINQ_OLD2: u16 = 0x9200;
+    pub const PPPOE_SESSION: u16 = 0x8864;
+    pub const MPLS_UC: u16 = 0x8847;
+    pub const MPLS_MC: u16 = 0x8848;
+    pub const TEB: u16 = 0x6558;
+    pub const ERSPAN_I_II: u16 = 0x88BE;
+    pub const ERSPAN_III: u16 = 0x22EB;
+}
+
+/// BSD address families seen in DLT_NULL / DLT_LOOP headers (values differ between systems).
+const AF_INET: u32 = 2;
+const AF_INET6_ALL: [u32; 4] = [10, 24, 28, 30];
+
+fn be16(b: [u8; 2]) -> u16 {
+    u16::from_be_bytes(b)
+}
+
+/// Removes the capture's link layer. `None` when there is no IP packet (counted).
+pub(crate) fn strip<'a>(
+    link: LinkType,
+    data: &'a [u8],
+    cx: &mut Cx<'_>,
+) -> Option<(L3<'a>, Vlans)> {
+    let mut vlans = Vlans::NONE;
+    let l3 = match link {
+        LinkType::ETHERNET => ethernet(data, &mut vlans, cx),
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => Some(L3::Ip(data)),
+        LinkType::IPV4 => Some(L3::Ipv4(data)),
+        LinkType::IPV6 => Some(L3::Ipv6(data)),
+        LinkType::NULL | LinkType::LOOP => null(link, data, cx),
+        LinkType::LINUX_SLL => {
+            let Some((hdr, rest)) = data.split_first_chunk::<SLL_HDR>() else {
+                cx.stats.truncated_link += 1;
+                return None;
+            };
+            ether_payload(be16([hdr[14], hdr[15]]), rest, &mut vlans, cx)
+        }
+        LinkType::LINUX_SLL2 => {
+            let Some((hdr, rest)) = data.split_first_chunk::<SLL2_HDR>() else {
+                cx.stats.truncated_link += 1;
+                return None;
+            };
+            ether_payload(be16([hdr[0], hdr[1]]), rest, &mut vlans, cx)
+        }
+        LinkType::NFLOG => nflog(data, cx),
+        _ => {
+            cx.stats.unknown_link_type += 1;
+            None
+        }
+    }?;
+    Some((l3, vlans))
+}
+
+/// An Ethernet II frame (also the inner frame of GRE bridging and ERSPAN).
+pub(crate) fn ethernet<'a>(data: &'a [u8], vlans: &mut Vlans, cx: &mut Cx<'_>) -> Option<L3<'a>> {
+    let Some((hdr, rest)) = data.split_first_chunk::<ETH_HDR>() else {
+        cx.stats.truncated_link += 1;
+        return None;
+    };
+    let ty = be16([hdr[12], hdr[13]]);
+    if ty < 0x0600 {
+        // IEEE 802.3 length field: LLC/SNAP (STP, CDP …), not IP.
+        cx.stats.non_ip += 1;
+        return None;
+    }
+    ether_payload(ty, rest, vlans, cx)
+}
+
+/// Follows VLAN tags, PPPoE and MPLS to the IP packet an Ethernet type announces.
+fn ether_payload<'a>(
+    mut ty: u16,
+    mut rest: &'a [u8],
+    vlans: &mut Vlans,
+    cx: &mut Cx<'_>,
+) -> Option<L3<'a>> {
+    loop {
+        match ty {
+            ethertype::IPV4 => return Some(L3::Ipv4(rest)),
+            ethertype::IPV6 => return Some(L3::Ipv6(rest)),
+            ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD1 | ethertype::QINQ_OLD2 => {
+                if vlans.depth() >= MAX_VLAN_TAGS {
+                    cx.stats.vlan_too_deep += 1;
+                    return None;
+                }
+                let Some((tag, tail)) = rest.split_first_chunk::<4>() else {
+                    cx.stats.truncated_link += 1;
+                    return None;
+                };
+                vlans.push(be16([tag[0], tag[1]]));
+                ty = be16([tag[2], tag[3]]);
+                rest = tail;
+            }
+            ethertype::PPPOE_SESSION => return pppoe(rest, cx),
+            ethertype::MPLS_UC | ethertype::MPLS_MC => return mpls(rest, cx),
+            _ => {
+                cx.stats.non_ip += 1;
+                return None;
+            }
+        }
+    }
+}
+
+/// RFC 2516 PPPoE session header (6 bytes) and the PPP protocol field (2 bytes).
+fn pppoe<'a>(data: &'a [u8], cx: &mut Cx<'_>) -> Option<L3<'a>> {
+    let Some((hdr, rest)) = data.split_first_chunk::<8>() else {
+        cx.stats.truncated_link += 1;
+        return None;
+    };
+    match be16([hdr[6], hdr[7]]) {
+        0x0021 => Some(L3::Ipv4(rest)),
+        0x0057 => Some(L3::Ipv6(rest)),
+        _ => {
+            cx.stats.pppoe_not_ip += 1;
+            None
+        }
+    }
+}
+
+/// RFC 3032 label stack: 4 bytes a label, bottom of stack bit 0x100; IP version from the nibble.
+fn mpls<'a>(mut data: &'a [u8], cx: &mut Cx<'_>) -> Option<L3<'a>> {
+    for _ in 0..MAX_MPLS_LABELS {
+        let Some((label, rest)) = data.split_first_chunk::<4>() else {
+            cx.stats.truncated_link += 1;
+            return None;
+        };
+        data = rest;
+        if label[2] & 0x01 != 0 {
+            return Some(L3::Ip(data));
+        }
+    }
+    cx.stats.vlan_too_deep += 1;
+    None
+}
+
+/// DLT_NULL (address family in the capturing host's byte order) and DLT_LOOP (network order).
+fn null<'a>(link: LinkType, data: &'a [u8], cx: &mut Cx<'_>) -> Option<L3<'a>> {
+    let Some((af, rest)) = data.split_first_chunk::<4>() else {
+        cx.stats.truncated_link += 1;
+        return None;
+    };
+    let be = u32::from_be_bytes(*af);
+    let le = u32::from_le_bytes(*af);
+    let family = if link == LinkType::LOOP {
+        be
+    } else {
+        // The writer's byte order is unknown; the family is the small one of the two readings.
+        be.min(le)
+    };
+    if family == AF_INET {
+        Some(L3::Ipv4(rest))
+    } else if AF_INET6_ALL.contains(&family) {
+        Some(L3::Ipv6(rest))
+    } else {
+        cx.stats.non_ip += 1;
+        None
+    }
+}
+
+/// NFLOG (link type 239): family, version, resource id, then TLVs whose length and type are in
+/// the capturing host's byte order (little-endian in practice); type 9 (NFULA_PAYLOAD) holds the
+/// IP packet. Lengths include the 4-byte TLV header and are padded to 4 bytes.
+fn nflog<'a>(data: &'a [u8], cx: &mut Cx<'_>) -> Option<L3<'a>> {
+    const NFULA_PAYLOAD: u16 = 9;
+    const MAX_TLVS: usize = 64;
+    let Some((hdr, mut rest)) = data.split_first_chunk::<4>() else {
+        cx.stats.truncated_link += 1;
+        return None;
+    };
+    let family = hdr[0];
+    for _ in 0..MAX_TLVS {
+        let Some((tlv, _)) = rest.split_first_chunk::<4>() else {
+            break;
+        };
+        let len = usize::from(u16::from_le_bytes([tlv[0], tlv[1]]));
+        let ty = u16::from_le_bytes([tlv[2], tlv[3]]) & 0x7fff;
+        if len < 4 {
+            break;
+        }
+        let Some(value) = rest.get(4..len) else {
+            break;
+        };
+        if ty == NFULA_PAYLOAD {
+            return match family {
+                2 => Some(L3::Ipv4(value)),
+                10 => Some(L3::Ipv6(value)),
+                _ => Some(L3::Ip(value)),
+            };
+        }
+        let padded = len.div_ceil(4) * 4;
+        rest = rest.get(padded..).unwrap_or(&[]);
+    }
+    cx.stats.bad_nflog += 1;
+    None
+}
+
+/// GRE (RFC 2784 / 2890) and what it carries: bridged Ethernet (0x6558), ERSPAN I/II/III, IP.
+/// Returns the inner network layer, and whether it came inside an Ethernet frame (whose VLAN
+/// tags, written into `vlans`, then replace the outer ones).
+pub(crate) fn gre<'a>(
+    data: &'a [u8],
+    vlans: &mut Vlans,
+    cx: &mut Cx<'_>,
+) -> Option<(L3<'a>, bool)> {
+    let Some((hdr, mut rest)) = data.split_first_chunk::<4>() else {
+        cx.stats.bad_gre += 1;
+        return None;
+    };
+    let flags = be16([hdr[0], hdr[1]]);
+    let proto = be16([hdr[2], hdr[3]]);
+    let version = flags & 0x0007;
+    let routing = flags & 0x4000 != 0;
+    if version != 0 {
+        // Version 1 is PPTP's enhanced GRE: PPP inside, not followed.
+        cx.stats.gre_unsupported_protocol += 1;
+        return None;
+    }
+    if routing {
+        cx.stats.bad_gre += 1;
+        return None;
+    }
+    let seq_present = flags & 0x1000 != 0;
+    let optional = 4
+        * (usize::from(flags & 0x8000 != 0)
+            + usize::from(flags & 0x2000 != 0)
+            + usize::from(seq_present));
+    let Some(tail) = rest.get(optional..) else {
+        cx.stats.bad_gre += 1;
+        return None;
+    };
+    rest = tail;
+    let eth = |frame: &'a [u8], vlans: &mut Vlans, cx: &mut Cx<'_>| {
+        ethernet(frame, vlans, cx).map(|l3| (l3, true))
+    };
+    match proto {
+        ethertype::TEB => eth(rest, vlans, cx),
+        ethertype::IPV4 => Some((L3::Ipv4(rest), false)),
+        ethertype::IPV6 => Some((L3::Ipv6(rest), false)),
+        // ERSPAN type I has no header of its own (and no GRE sequence number); type II has 8 bytes.
+        ethertype::ERSPAN_I_II if !seq_present => eth(rest, vlans, cx),
+        ethertype::ERSPAN_I_II => {
+            let Some((_, frame)) = rest.split_first_chunk::<8>() else {
+                cx.stats.bad_erspan += 1;
+                return None;
+            };
+            eth(frame, vlans, cx)
+        }
+        ethertype::ERSPAN_III => {
+            // 12-byte header; its last bit (O) announces an 8-byte platform-specific subheader.
+            let Some((h, frame)) = rest.split_first_chunk::<12>() else {
+                cx.stats.bad_erspan += 1;
+                return None;
+            };
+            let frame = if h[11] & 0x01 != 0 {
+                let Some((_, f)) = frame.split_first_chunk::<8>() else {
+                    cx.stats.bad_erspan += 1;
+                    return None;
+                };
+                f
+            } else {
+                frame
+            };
+            eth(frame, vlans, cx)
+        }
+        _ => {
+            cx.stats.gre_unsupported_protocol += 1;
+            None
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The `exaudit` command: arguments → [`exaudit::Config`] → [`exaudit::run`] → exit status.
+
+mod cli;
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            #[allow(clippy::print_stderr, reason = "main is where errors reach the user")]
+            {
+                eprintln!("exaudit: {err:#}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Audit(args) => {
+            let output = args.output.clone();
+            let config = args.into_config(io::stdout().is_terminal(), io::stderr().is_terminal());
+            if config.inputs.is_empty() {
+                anyhow::bail!(
+                    "audit: no capture file given (name one or more files, or - for standard input)"
+                );
+            }
+            let mut out: Box<dyn Write> = match &output {
+                Some(path) => Box::new(BufWriter::with_capacity(
+                    1 << 16,
+                    File::create(path)
+                        .with_context(|| format!("{}: cannot create", path.display()))?,
+                )),
+                None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())),
+            };
+            let mut err = io::stderr().lock();
+            let outcome = exaudit::run(&config, &mut out, &mut err)?;
+            Ok(outcome.exit_code())
+        }
+    }
+}

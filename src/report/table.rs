@@ -1,0 +1,318 @@
+//! The terminal report: what a person reads first. At most 100 columns; colour only when the
+//! output is a terminal. Everything here is built from the flow records and the run's counters.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use super::{Report, Summary, proto_name};
+use crate::flow::{ConnState, EndReason, FlowRecord, Kind};
+
+/// Hosts and services remembered for the top lists; past this they are only counted.
+const MAX_TRACKED: usize = 65_536;
+/// Rows in each top list.
+const TOP_ROWS: usize = 10;
+
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    flows: u64,
+    bytes: u64,
+    failed: u64,
+}
+
+/// Aggregates flows as they end; prints once at the end.
+pub struct TableReport {
+    color: bool,
+    flows: u64,
+    by_state: [u64; ConnState::ALL.len()],
+    by_proto: [u64; 4],
+    by_end: [u64; 6],
+    hosts: HashMap<IpAddr, Tally>,
+    services: HashMap<(&'static str, u16), Tally>,
+    untracked: u64,
+}
+
+impl TableReport {
+    pub fn new(color: bool) -> Self {
+        Self {
+            color,
+            flows: 0,
+            by_state: [0; ConnState::ALL.len()],
+            by_proto: [0; 4],
+            by_end: [0; 6],
+            hosts: HashMap::new(),
+            services: HashMap::new(),
+            untracked: 0,
+        }
+    }
+
+    fn heading(&self, out: &mut dyn Write, text: &str) -> io::Result<()> {
+        if self.color {
+            writeln!(out, "\x1b[1m{text}\x1b[0m")
+        } else {
+            writeln!(out, "{text}")
+        }
+    }
+}
+
+fn failed(s: ConnState) -> bool {
+    matches!(
+        s,
+        ConnState::S0 | ConnState::REJ | ConnState::RSTOS0 | ConnState::SH
+    )
+}
+
+/// `1234567` → `1,234,567`.
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes with a binary unit, one decimal.
+fn size(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n;
+    let mut frac = 0;
+    let mut u = 0;
+    while v >= 1024 && u + 1 < UNITS.len() {
+        frac = (v % 1024) * 10 / 1024;
+        v /= 1024;
+        u += 1;
+    }
+    let unit = UNITS.get(u).copied().unwrap_or("B");
+    if u == 0 {
+        format!("{v} {unit}")
+    } else {
+        format!("{v}.{frac} {unit}")
+    }
+}
+
+fn end_index(e: EndReason) -> usize {
+    match e {
+        EndReason::Closed => 0,
+        EndReason::Attempt => 1,
+        EndReason::Timeout => 2,
+        EndReason::Reused => 3,
+        EndReason::Evicted => 4,
+        EndReason::EndOfInput => 5,
+    }
+}
+
+impl Report for TableReport {
+    fn flow(&mut self, _out: &mut dyn Write, rec: &FlowRecord) -> io::Result<()> {
+        self.flows += 1;
+        if let Some(i) = ConnState::ALL.iter().position(|s| *s == rec.conn_state)
+            && let Some(c) = self.by_state.get_mut(i)
+        {
+            *c += 1;
+        }
+        let p = match rec.kind {
+            Kind::Tcp => 0,
+            Kind::Udp => 1,
+            Kind::Icmp { .. } => 2,
+            Kind::Other => 3,
+        };
+        if let Some(c) = self.by_proto.get_mut(p) {
+            *c += 1;
+        }
+        if let Some(c) = self.by_end.get_mut(end_index(rec.end)) {
+            *c += 1;
+        }
+        let bytes = rec.orig_counts.ip_bytes + rec.resp_counts.ip_bytes;
+        let fail = u64::from(failed(rec.conn_state));
+        for host in [rec.orig.0, rec.resp.0] {
+            if let Some(t) = self.hosts.get_mut(&host) {
+                t.flows += 1;
+                t.bytes += bytes;
+                t.failed += fail;
+            } else if self.hosts.len() < MAX_TRACKED {
+                self.hosts.insert(
+                    host,
+                    Tally {
+                        flows: 1,
+                        bytes,
+                        failed: fail,
+                    },
+                );
+            } else {
+                self.untracked += 1;
+            }
+        }
+        if matches!(rec.kind, Kind::Tcp | Kind::Udp) {
+            let key = (proto_name(rec), rec.resp.1);
+            if let Some(t) = self.services.get_mut(&key) {
+                t.flows += 1;
+                t.bytes += bytes;
+                t.failed += fail;
+            } else if self.services.len() < MAX_TRACKED {
+                self.services.insert(
+                    key,
+                    Tally {
+                        flows: 1,
+                        bytes,
+                        failed: fail,
+                    },
+                );
+            } else {
+                self.untracked += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn Write, s: &Summary<'_>) -> io::Result<()> {
+        let st = s.stats;
+        self.heading(out, "exaudit audit")?;
+        writeln!(
+            out,
+            "  inputs      {}{}",
+            s.inputs.join(", "),
+            if s.input_errors > 0 {
+                format!("  ({} could not be read completely)", s.input_errors)
+            } else {
+                String::new()
+            }
+        )?;
+        if let (Some(a), Some(b)) = (s.first_ts, s.last_ts) {
+            writeln!(
+                out,
+                "  time        {a} .. {b} ({:.1} s)",
+                b.since(a).as_secs_f64()
+            )?;
+        }
+        writeln!(
+            out,
+            "  packets     {} ({} on the wire)",
+            thousands(st.capture.packets),
+            size(st.capture.wire_bytes)
+        )?;
+        writeln!(
+            out,
+            "  flows       {}   tcp {}  udp {}  icmp {}  other {}",
+            thousands(self.flows),
+            thousands(self.by_proto[0]),
+            thousands(self.by_proto[1]),
+            thousands(self.by_proto[2]),
+            thousands(self.by_proto[3])
+        )?;
+        writeln!(out)?;
+
+        self.heading(out, "Connection states")?;
+        let mut line = String::from(" ");
+        for (state, n) in ConnState::ALL.iter().zip(self.by_state) {
+            if n > 0 {
+                let cell = format!(" {} {}", state.as_str(), thousands(n));
+                if line.len() + cell.len() > 98 {
+                    writeln!(out, "{line}")?;
+                    line = String::from(" ");
+                }
+                line.push_str(&cell);
+            }
+        }
+        writeln!(out, "{line}")?;
+        let ends = [
+            "closed",
+            "unanswered",
+            "idle",
+            "reused",
+            "evicted",
+            "open at end",
+        ];
+        let mut line = String::from(" ");
+        for (name, n) in ends.iter().zip(self.by_end) {
+            if n > 0 {
+                line.push_str(&format!(" {name} {}", thousands(n)));
+            }
+        }
+        writeln!(out, "  ended by:{line}")?;
+        writeln!(out)?;
+
+        let mut hosts: Vec<(&IpAddr, &Tally)> = self.hosts.iter().collect();
+        hosts.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
+        self.heading(out, "Top talkers (IP bytes)")?;
+        writeln!(
+            out,
+            "  {:<40} {:>12} {:>10} {:>10}",
+            "host", "bytes", "flows", "failed"
+        )?;
+        for (h, t) in hosts.iter().take(TOP_ROWS) {
+            writeln!(
+                out,
+                "  {:<40} {:>12} {:>10} {:>10}",
+                h.to_string(),
+                size(t.bytes),
+                thousands(t.flows),
+                thousands(t.failed)
+            )?;
+        }
+        writeln!(out)?;
+
+        let mut services: Vec<(&(&str, u16), &Tally)> = self.services.iter().collect();
+        services.sort_by(|a, b| b.1.flows.cmp(&a.1.flows).then(a.0.cmp(b.0)));
+        self.heading(out, "Top services (responder port)")?;
+        writeln!(
+            out,
+            "  {:<40} {:>12} {:>10} {:>10}",
+            "service", "bytes", "flows", "failed"
+        )?;
+        for ((p, port), t) in services.iter().take(TOP_ROWS) {
+            writeln!(
+                out,
+                "  {:<40} {:>12} {:>10} {:>10}",
+                format!("{port}/{p}"),
+                size(t.bytes),
+                thousands(t.flows),
+                thousands(t.failed)
+            )?;
+        }
+        if self.untracked > 0 {
+            writeln!(out, "  ({} more not tracked)", thousands(self.untracked))?;
+        }
+        writeln!(out)?;
+
+        self.heading(out, "Input and decoding")?;
+        let mut any = false;
+        let groups = [
+            st.capture
+                .iter()
+                .filter(|(k, _)| !matches!(*k, "packets" | "captured_bytes" | "wire_bytes"))
+                .collect::<Vec<_>>(),
+            st.decode.iter().collect(),
+            st.fragments.iter().collect(),
+            st.flow
+                .iter()
+                .filter(|(k, _)| !matches!(*k, "flows" | "ended" | "timed_out" | "open_at_end"))
+                .collect(),
+        ];
+        for (k, v) in groups.iter().flatten() {
+            if *v > 0 {
+                writeln!(out, "  {:<40} {:>12}", k.replace('_', " "), thousands(*v))?;
+                any = true;
+            }
+        }
+        if !any {
+            writeln!(out, "  nothing malformed, truncated or dropped")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_formatting() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(size(512), "512 B");
+        assert_eq!(size(1536), "1.5 KiB");
+    }
+}

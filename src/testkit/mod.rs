@@ -1,0 +1,1 @@
+//! Fixture builder (filled below).
