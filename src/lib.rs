@@ -26,4 +26,4 @@ pub mod testkit;
 
 mod run;
 
-pub use run::{Config, Format, InputError, Outcome, run};
+pub use run::{Analysis, Config, Format, InputError, Outcome, analyse, run};

@@ -100,7 +100,7 @@ pub fn run(
     diag: &mut dyn Write,
 ) -> Result<Outcome, InputError> {
     let mut stats = Stats::default();
-    let (mut src, open_errors) = Merged::open(&config.inputs, &mut stats.capture);
+    let (mut src, open_errors) = Merged::open(&config.inputs);
     let mut input_errors = 0u64;
     for e in &open_errors {
         diag_line(diag, "", e);
@@ -193,4 +193,47 @@ fn progress_bar(inputs: &[PathBuf]) -> indicatif::ProgressBar {
         pb.set_style(style);
     }
     pb
+}
+
+/// What [`analyse`] found: every flow record, the counters, and the input's errors and warnings.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub flows: Vec<crate::flow::FlowRecord>,
+    pub stats: Stats,
+    pub errors: Vec<crate::source::SourceError>,
+    pub warnings: Vec<crate::source::SourceWarning>,
+}
+
+/// Runs source → decode → flow over one capture held in any reader and returns the records in
+/// the order they were written. For tests, fuzzing and embedding; [`run`] is the command's path.
+pub fn analyse(
+    name: &str,
+    reader: Box<dyn io::Read + Send>,
+    decode: DecodeConfig,
+    flow: FlowConfig,
+) -> Analysis {
+    let mut a = Analysis::default();
+    let file = match crate::source::CaptureFile::from_reader(std::path::Path::new(name), reader) {
+        Ok(f) => f,
+        Err(e) => {
+            a.errors.push(e);
+            return a;
+        }
+    };
+    let mut src = Merged::new(vec![file]);
+    let mut decoder = Decoder::new(decode);
+    let mut table = FlowTable::new(flow);
+    while let Some(pkt) = src.next_packet(&mut a.stats.capture) {
+        let truncated = (pkt.data.len() as u64) < u64::from(pkt.orig_len);
+        let ts = pkt.ts;
+        if let Some(d) = decoder.decode(&pkt) {
+            table.observe(ts, &d, truncated, &mut a.stats.flow, &mut a.flows);
+        }
+    }
+    table.finish(&mut a.stats.flow, &mut a.flows);
+    a.errors = src.take_errors();
+    a.warnings = src.take_warnings();
+    a.stats.decode = decoder.stats.clone();
+    a.stats.fragments = decoder.fragments.clone();
+    a
 }

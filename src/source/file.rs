@@ -116,8 +116,7 @@ fn first_bytes_hex(b: &[u8]) -> String {
 
 impl CaptureFile {
     /// Opens `path` (`-` is standard input), undoes gzip or zstd compression, reads the file header.
-    pub fn open(path: &Path, stats: &mut CaptureStats) -> Result<Self, SourceError> {
-        let _ = stats;
+    pub fn open(path: &Path) -> Result<Self, SourceError> {
         let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
             Box::new(io::stdin())
         } else {
@@ -135,6 +134,11 @@ impl CaptureFile {
                 source,
             })?)
         };
+        Self::from_reader(path, raw)
+    }
+
+    /// Reads a capture from any byte stream (`path` only names it in messages).
+    pub fn from_reader(path: &Path, raw: Box<dyn Read + Send>) -> Result<Self, SourceError> {
         let mut buffered = BufReader::with_capacity(1 << 16, raw);
         let head = buffered.fill_buf().map_err(|source| SourceError::Read {
             path: path.to_owned(),

@@ -172,11 +172,11 @@ impl Merged {
     }
 
     /// Opens every path; those that cannot be opened become errors, the rest are read.
-    pub fn open(paths: &[PathBuf], stats: &mut CaptureStats) -> (Self, Vec<SourceError>) {
+    pub fn open(paths: &[PathBuf]) -> (Self, Vec<SourceError>) {
         let mut files = Vec::with_capacity(paths.len());
         let mut errors = Vec::new();
         for p in paths {
-            match CaptureFile::open(p, stats) {
+            match CaptureFile::open(p) {
                 Ok(f) => files.push(f),
                 Err(e) => errors.push(e),
             }
