@@ -20,7 +20,8 @@
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
-    reason = "fixtures are built from constants"
+    clippy::panic,
+    reason = "fixtures are built from constants; a bad scenario is a bug in the test"
 )]
 
 mod tcp;
