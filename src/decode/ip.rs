@@ -4,11 +4,11 @@
 
 use std::net::IpAddr;
 
-use etherparse::{LaxIpSlice, LenSource};
+use etherparse::LaxIpSlice;
 
 use super::defrag::{Defrag, FragKey};
-use super::transport::{self, Transport};
-use super::{Cx, Decoded, L3, MAX_TUNNEL_DEPTH, Vlans, link};
+use super::transport::{self, Checksum, Transport};
+use super::{Cx, Decoded, L3, MAX_TUNNEL_DEPTH, OuterUdp, Vlans, link};
 
 const IPPROTO_IPIP: u8 = 4;
 const IPPROTO_IPV6: u8 = 41;
@@ -63,8 +63,10 @@ pub(crate) fn decode_l3<'a>(
             }
             let hl = u32::from(h.ihl()) * 4;
             let total = u32::from(h.total_len());
-            let ip_len = if payload.len_source == LenSource::Slice {
-                // The total length field is impossible; the captured bytes are all we know.
+            // The header's length counts even when the snaplen cut the packet; only an
+            // impossible value (0 from segmentation offload, or below the header) is replaced
+            // by what was captured.
+            let ip_len = if total < hl {
                 u32::try_from(bytes.len()).unwrap_or(u32::MAX)
             } else {
                 total
@@ -81,7 +83,8 @@ pub(crate) fn decode_l3<'a>(
         LaxIpSlice::Ipv6(v6) => {
             let h = v6.header();
             let plen = u32::from(h.payload_length());
-            let ip_len = if plen == 0 || payload.len_source == LenSource::Slice {
+            let ip_len = if plen == 0 {
+                // Jumbogram or segmentation offload: the captured length is all we know.
                 u32::try_from(bytes.len()).unwrap_or(u32::MAX)
             } else {
                 40 + plen
@@ -193,6 +196,44 @@ fn upper<'a>(
     if matches!(transport, Transport::Other) {
         cx.stats.other_ip_protocol += 1;
     }
+    if let Transport::Udp(u) = transport
+        && l.depth < MAX_TUNNEL_DEPTH
+        && u.checksum != Checksum::Bad
+    {
+        let port = [u.dst_port, u.src_port].into_iter().find(|p| {
+            matches!(
+                *p,
+                link::VXLAN_PORT | link::GENEVE_PORT | link::GRE_IN_UDP_PORT
+            )
+        });
+        let mut inner_vlans = Vlans::NONE;
+        if let Some(port) = port
+            && let Some((l3, via_ethernet)) =
+                link::udp_tunnel(port, u.payload, &mut inner_vlans, cx)
+        {
+            let outer = OuterUdp {
+                vlans: l.vlans,
+                src: l.src,
+                dst: l.dst,
+                src_port: u.src_port,
+                dst_port: u.dst_port,
+                ip_len: l.ip_len,
+                payload_len: u.payload_len,
+                checksum: u.checksum,
+                tunnel_depth: l.depth,
+            };
+            let vlans = if via_ethernet { inner_vlans } else { l.vlans };
+            return match decode_l3(l3, vlans, l.depth + 1, defrags, cx) {
+                Some(mut inner) => {
+                    // Nested tunnels: ours is outside those found further in.
+                    inner.outer = [Some(outer), inner.outer[0]];
+                    Some(inner)
+                }
+                // The tunnel's own datagram still counts when its content cannot be decoded.
+                None => Some(outer.as_decoded()),
+            };
+        }
+    }
     Some(Decoded {
         vlans: l.vlans,
         src: l.src,
@@ -201,6 +242,7 @@ fn upper<'a>(
         ip_len: l.ip_len,
         transport,
         tunnel_depth: l.depth,
+        outer: [None, None],
     })
 }
 

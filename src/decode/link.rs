@@ -25,6 +25,8 @@ pub(crate) mod ethertype {
     pub const TEB: u16 = 0x6558;
     pub const ERSPAN_I_II: u16 = 0x88BE;
     pub const ERSPAN_III: u16 = 0x22EB;
+    /// Cisco VN-Tag (802.1Qbh precursor): 4 bytes of tag, then the next type.
+    pub const VNTAG: u16 = 0x8926;
 }
 
 /// BSD address families seen in DLT_NULL / DLT_LOOP headers (values differ between systems).
@@ -108,6 +110,14 @@ fn ether_payload<'a>(
                 };
                 vlans.push(be16([tag[0], tag[1]]));
                 ty = be16([tag[2], tag[3]]);
+                rest = tail;
+            }
+            ethertype::VNTAG => {
+                let Some((tag, tail)) = rest.split_first_chunk::<6>() else {
+                    cx.stats.truncated_link += 1;
+                    return None;
+                };
+                ty = be16([tag[4], tag[5]]);
                 rest = tail;
             }
             ethertype::PPPOE_SESSION => return pppoe(rest, cx),
@@ -285,5 +295,46 @@ pub(crate) fn gre<'a>(
             cx.stats.gre_unsupported_protocol += 1;
             None
         }
+    }
+}
+
+/// UDP ports of the tunnels a cloud or remote SPAN delivers (IANA assignments).
+pub(crate) const VXLAN_PORT: u16 = 4789;
+pub(crate) const GENEVE_PORT: u16 = 6081;
+pub(crate) const GRE_IN_UDP_PORT: u16 = 4754;
+
+/// The packet inside a UDP tunnel: VXLAN (RFC 7348), Geneve (RFC 8926), GRE-in-UDP (RFC 8086).
+/// `None` when the payload is not a well-formed tunnel header (it is then plain UDP).
+pub(crate) fn udp_tunnel<'a>(
+    port: u16,
+    payload: &'a [u8],
+    vlans: &mut Vlans,
+    cx: &mut Cx<'_>,
+) -> Option<(L3<'a>, bool)> {
+    match port {
+        VXLAN_PORT => {
+            let (h, frame) = payload.split_first_chunk::<8>()?;
+            // The I flag must be set; the rest of the first word is reserved.
+            if h[0] & 0x08 == 0 {
+                return None;
+            }
+            ethernet(frame, vlans, cx).map(|l3| (l3, true))
+        }
+        GENEVE_PORT => {
+            let (h, rest) = payload.split_first_chunk::<8>()?;
+            if h[0] >> 6 != 0 {
+                return None;
+            }
+            let opts = usize::from(h[0] & 0x3f) * 4;
+            let inner = rest.get(opts..)?;
+            match be16([h[2], h[3]]) {
+                ethertype::TEB => ethernet(inner, vlans, cx).map(|l3| (l3, true)),
+                ethertype::IPV4 => Some((L3::Ipv4(inner), false)),
+                ethertype::IPV6 => Some((L3::Ipv6(inner), false)),
+                _ => None,
+            }
+        }
+        GRE_IN_UDP_PORT => gre(payload, vlans, cx),
+        _ => None,
     }
 }

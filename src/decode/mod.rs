@@ -83,6 +83,45 @@ pub struct Decoded<'a> {
     pub transport: Transport<'a>,
     /// How many tunnel layers were removed to reach this packet.
     pub tunnel_depth: u8,
+    /// The UDP tunnel packets (VXLAN, Geneve, GRE-in-UDP) that carried this one, outermost
+    /// first: each is a flow of its own, as Zeek counts them.
+    pub outer: [Option<OuterUdp>; 2],
+}
+
+/// The outer datagram of a UDP tunnel, kept so that it is counted as its own flow.
+#[derive(Clone, Copy, Debug)]
+pub struct OuterUdp {
+    pub vlans: Vlans,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub ip_len: u32,
+    pub payload_len: u32,
+    pub checksum: Checksum,
+    pub tunnel_depth: u8,
+}
+
+impl OuterUdp {
+    /// The outer datagram as a packet of its own (its payload is the tunnel, not kept).
+    pub fn as_decoded(&self) -> Decoded<'static> {
+        Decoded {
+            vlans: self.vlans,
+            src: self.src,
+            dst: self.dst,
+            ip_proto: 17,
+            ip_len: self.ip_len,
+            transport: Transport::Udp(Udp {
+                src_port: self.src_port,
+                dst_port: self.dst_port,
+                payload: &[],
+                payload_len: self.payload_len,
+                checksum: self.checksum,
+            }),
+            tunnel_depth: self.tunnel_depth,
+            outer: [None, None],
+        }
+    }
 }
 
 /// Settings for decoding.

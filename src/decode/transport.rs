@@ -64,6 +64,9 @@ pub struct Tcp<'a> {
     /// The payload length on the wire, from the IP length.
     pub payload_len: u32,
     pub checksum: Checksum,
+    /// The header was cut short (by the snaplen) after its ports and flags: the segment names
+    /// its conversation but cannot be processed (Zeek creates the connection and skips it).
+    pub header_cut: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -133,7 +136,7 @@ pub(crate) fn parse<'a>(
         IPPROTO_TCP => {
             let Ok(t) = TcpSlice::from_slice(body) else {
                 cx.stats.bad_transport_header += 1;
-                return None;
+                return cut_tcp(body);
             };
             let hl = u32::from(t.data_offset()) * 4;
             let checksum = if cx.verify && body.len() as u64 == u64::from(wire_len) {
@@ -157,6 +160,7 @@ pub(crate) fn parse<'a>(
                 payload: t.payload(),
                 payload_len: wire_len.saturating_sub(hl),
                 checksum,
+                header_cut: false,
             }))
         }
         IPPROTO_UDP => {
@@ -225,6 +229,23 @@ pub(crate) fn parse<'a>(
         }
         _ => Some(Transport::Other),
     }
+}
+
+/// A TCP header cut after its flags byte: ports, sequence numbers and flags are readable.
+fn cut_tcp(body: &[u8]) -> Option<Transport<'_>> {
+    let (h, _) = body.split_first_chunk::<14>()?;
+    Some(Transport::Tcp(Tcp {
+        src_port: u16::from_be_bytes([h[0], h[1]]),
+        dst_port: u16::from_be_bytes([h[2], h[3]]),
+        seq: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+        ack: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
+        flags: TcpFlags(h[13]),
+        window: 0,
+        payload: &[],
+        payload_len: 0,
+        checksum: Checksum::NotChecked,
+        header_cut: true,
+    }))
 }
 
 /// The IP header and first 8 transport bytes an ICMP error quotes (RFC 792, RFC 4443 §2.4).

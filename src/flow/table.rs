@@ -483,6 +483,10 @@ impl FlowTable {
             (f.resp, f.orig)
         };
         f.truncated |= truncated;
+        if t.header_cut {
+            // Zeek keeps the connection but cannot process a segment whose header is cut.
+            return false;
+        }
         if t.checksum == Checksum::Bad {
             // Zeek: a bad checksum records C/c and the packet is otherwise ignored.
             if ep.checksum_errors.bump() {

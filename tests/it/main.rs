@@ -1,1 +1,13 @@
-mod placeholder {}
+//! The integration tests: one binary, one module per area.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "tests assert by panicking and say on stderr what they skipped"
+)]
+
+mod common;
+mod pcaps;
+mod zeek;
