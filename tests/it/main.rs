@@ -10,4 +10,5 @@
 
 mod common;
 mod pcaps;
+mod scenarios;
 mod zeek;
