@@ -145,6 +145,9 @@ impl CaptureFile {
             offset: 0,
             source,
         })?;
+        let head_len = head.len();
+        let head_hex = first_bytes_hex(head);
+        let compressed = matches!(head, [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd, ..]);
         let decompressed: Box<dyn Read + Send> = match head {
             [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
             [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(
@@ -178,11 +181,15 @@ impl CaptureFile {
                     },
                     (PcapError::Incomplete(_), None) => SourceError::TruncatedHeader {
                         path: path.to_owned(),
-                        len: 0,
+                        len: if compressed { 0 } else { head_len },
+                    },
+                    (_, None) if head_len < 4 && !compressed => SourceError::TruncatedHeader {
+                        path: path.to_owned(),
+                        len: head_len,
                     },
                     (_, None) => SourceError::BadMagic {
                         path: path.to_owned(),
-                        magic: String::new(),
+                        magic: head_hex,
                     },
                 });
             }
