@@ -177,7 +177,17 @@ impl FlowTable {
             .collect();
         open.sort_unstable();
         for (_, _, slot) in open {
-            self.remove(slot, EndReason::EndOfInput, st, out);
+            // A flow that had finished and was only lingering ended by its close.
+            let closed = self
+                .flows
+                .get(slot as usize)
+                .is_some_and(|f| f.timer == Timer::Close && f.complete);
+            let reason = if closed {
+                EndReason::Closed
+            } else {
+                EndReason::EndOfInput
+            };
+            self.remove(slot, reason, st, out);
         }
     }
 

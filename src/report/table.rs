@@ -126,7 +126,7 @@ impl Report for TableReport {
             *c += 1;
         }
         let bytes = rec.orig_counts.ip_bytes + rec.resp_counts.ip_bytes;
-        let fail = u64::from(failed(rec.conn_state));
+        let fail = u64::from(rec.kind == Kind::Tcp && failed(rec.conn_state));
         for host in [rec.orig.0, rec.resp.0] {
             if let Some(t) = self.hosts.get_mut(&host) {
                 t.flows += 1;

@@ -10,6 +10,7 @@
 
 mod cli;
 mod common;
+mod output;
 mod pcaps;
 mod scenarios;
 mod zeek;
