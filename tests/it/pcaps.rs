@@ -41,7 +41,14 @@ fn find<'a>(fs: &'a [FlowRecord], orig: &str, resp: &str) -> &'a FlowRecord {
 
 /// The facts the README quotes from Zeek's conn.log baselines.
 /// File, originator, responder, conn_state, history, packets each way.
-type ConnFact = (&'static str, &'static str, &'static str, &'static str, &'static str, (u64, u64));
+type ConnFact = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    (u64, u64),
+);
 
 #[test]
 fn zeek_conn_facts_of_the_readme() {
