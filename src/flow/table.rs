@@ -92,7 +92,7 @@ pub struct FlowTable {
 impl FlowTable {
     pub fn new(config: FlowConfig) -> Self {
         let pool = Pool::new(config.payload_prefix_bytes, config.payload_memory_bytes);
-        let reserve = config.max_flows.clamp(1, 1 << 16);
+        let reserve = config.max_flows.clamp(1, 1 << 12);
         Self {
             flows: Vec::with_capacity(reserve),
             free: Vec::new(),

@@ -21,8 +21,8 @@ use super::{LinkType, RawPacket, SourceError, SourceWarning};
 use crate::stats::CaptureStats;
 use crate::time::Timestamp;
 
-/// Read buffer at start. Large enough for any Ethernet frame, jumbo frames and 256 KiB records.
-const INITIAL_BUFFER_BYTES: usize = 1 << 19;
+/// Read buffer at start (256 KiB): any Ethernet or jumbo frame; it grows for larger records.
+const INITIAL_BUFFER_BYTES: usize = 1 << 18;
 /// libpcap's MAXIMUM_SNAPLEN: no legitimate legacy record is larger unless its snaplen says so.
 const MAX_LEGACY_RECORD_BYTES: u64 = 262_144;
 /// The largest pcapng block we accept (libpcap refuses larger ones as well: 16 MiB).
@@ -668,7 +668,14 @@ fn load_block(
                 let r = ng_packet(&iface, 0, data, spb.origlen, buf, unsupported)?;
                 Ok(r)
             }
-            Block::Unknown(ub) if ub.block_type == OBSOLETE_PACKET_TYPE => {
+            // pcap-parser reads an unknown block's type little-endian whatever the section says.
+            Block::Unknown(ub)
+                if (if *big_endian {
+                    ub.block_type.swap_bytes()
+                } else {
+                    ub.block_type
+                }) == OBSOLETE_PACKET_TYPE =>
+            {
                 obsolete_packet(ub.data, *big_endian, interfaces, buf, unsupported)
             }
             _ => {

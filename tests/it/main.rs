@@ -12,5 +12,7 @@ mod cli;
 mod common;
 mod output;
 mod pcaps;
+mod props;
+mod readers;
 mod scenarios;
 mod zeek;

@@ -39,7 +39,6 @@ fn find<'a>(fs: &'a [FlowRecord], orig: &str, resp: &str) -> &'a FlowRecord {
         })
 }
 
-/// The facts the README quotes from Zeek's conn.log baselines.
 /// File, originator, responder, conn_state, history, packets each way.
 type ConnFact = (
     &'static str,
@@ -50,6 +49,7 @@ type ConnFact = (
     (u64, u64),
 );
 
+/// The facts the README quotes from Zeek's conn.log baselines.
 #[test]
 fn zeek_conn_facts_of_the_readme() {
     let cases: &[ConnFact] = &[
