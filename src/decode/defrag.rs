@@ -37,7 +37,8 @@ struct Pending {
 /// The reassembly table.
 pub struct Defrag {
     pending: HashMap<FragKey, Pending, foldhash::fast::RandomState>,
-    pool: Vec<Vec<u8>>,
+    /// Buffers and range lists of finished datagrams, for reuse.
+    pool: Vec<(Vec<u8>, Vec<(usize, usize)>)>,
     /// The last completed datagram, lent to the caller until the next insert.
     done: Vec<u8>,
     max_datagrams: usize,
@@ -84,13 +85,14 @@ impl Defrag {
                 stats.table_full += 1;
                 return None;
             }
-            let mut buf = self.pool.pop().unwrap_or_default();
+            let (mut buf, mut ranges) = self.pool.pop().unwrap_or_default();
             buf.clear();
+            ranges.clear();
             self.pending.insert(
                 key,
                 Pending {
                     buf,
-                    ranges: Vec::new(),
+                    ranges,
                     total: None,
                     first_seen: now,
                 },
@@ -135,7 +137,7 @@ impl Defrag {
         if !add_range(&mut p.ranges, offset, end) {
             stats.invalid += 1;
             if let Some(p) = self.pending.remove(&key) {
-                self.pool.push(p.buf);
+                self.pool.push((p.buf, p.ranges));
             }
             return None;
         }
@@ -145,7 +147,7 @@ impl Defrag {
         }
         let p = self.pending.remove(&key)?;
         let old = std::mem::replace(&mut self.done, p.buf);
-        self.pool.push(old);
+        self.pool.push((old, p.ranges));
         stats.reassembled += 1;
         Some(&self.done)
     }
@@ -158,7 +160,7 @@ impl Defrag {
             let keep = now.since(p.first_seen) < timeout;
             if !keep {
                 stats.timed_out += 1;
-                pool.push(std::mem::take(&mut p.buf));
+                pool.push((std::mem::take(&mut p.buf), std::mem::take(&mut p.ranges)));
             }
             keep
         });

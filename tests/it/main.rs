@@ -8,6 +8,7 @@
     reason = "tests assert by panicking and say on stderr what they skipped"
 )]
 
+mod alloc;
 mod cli;
 mod common;
 mod output;
