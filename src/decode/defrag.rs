@@ -25,6 +25,9 @@ pub struct FragKey {
     pub proto: u8,
 }
 
+/// A finished datagram's buffer and range list, kept for the next one.
+type Spare = (Vec<u8>, Vec<(usize, usize)>);
+
 struct Pending {
     buf: Vec<u8>,
     /// Received byte ranges, sorted and merged.
@@ -38,7 +41,7 @@ struct Pending {
 pub struct Defrag {
     pending: HashMap<FragKey, Pending, foldhash::fast::RandomState>,
     /// Buffers and range lists of finished datagrams, for reuse.
-    pool: Vec<(Vec<u8>, Vec<(usize, usize)>)>,
+    pool: Vec<Spare>,
     /// The last completed datagram, lent to the caller until the next insert.
     done: Vec<u8>,
     max_datagrams: usize,
