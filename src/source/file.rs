@@ -504,7 +504,11 @@ impl CaptureFile {
         match &self.format {
             Format::Legacy { snaplen, .. } => {
                 let caplen = len - 16;
-                let limit = MAX_LEGACY_RECORD_BYTES.max(u64::from(*snaplen));
+                // The file's snaplen can raise the limit (some link types need more than
+                // libpcap's usual maximum), but only up to what a pcapng block may hold: a
+                // hostile header must not make the read buffer grow without bound.
+                let limit =
+                    MAX_LEGACY_RECORD_BYTES.max(u64::from(*snaplen).min(MAX_PCAPNG_BLOCK_BYTES));
                 if caplen > limit {
                     return Err(self.corrupt(format!(
                         "packet {} claims a captured length of {caplen} bytes (snaplen {snaplen}, \

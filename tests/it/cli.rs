@@ -224,6 +224,24 @@ fn absurd_record_length_is_refused() {
     assert_eq!(flows_in(&stdout(&o)), 1);
 }
 
+/// A header claiming a 4 GiB snaplen cannot make the reader grow its buffer past 16 MiB (found
+/// by fuzzing: a 600-byte file made the reader allocate 3 GB).
+#[test]
+fn huge_snaplen_does_not_raise_the_record_limit_unbounded() {
+    let mut bytes = smtp_capture();
+    bytes[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+    let at = 24 + 16 + 54 + 8;
+    bytes[at..at + 4].copy_from_slice(&0xC000_0000u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "snaplen4g.pcap", &bytes);
+    let o = exaudit(&["audit", "-F", "jsonl", f.to_str().unwrap()]);
+    assert_one_line_error(
+        &o,
+        &f,
+        "byte 94: packet 2 claims a captured length of 3221225472 bytes (snaplen 4294967295, at most 16777216 accepted)",
+    );
+}
+
 #[test]
 fn pcapng_block_length_below_minimum() {
     let mut cap = Capture::new();
