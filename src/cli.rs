@@ -90,6 +90,21 @@ pub struct AuditArgs {
     #[arg(long)]
     pub ignore_vlan: bool,
 
+    /// Seconds an established TCP connection may be idle before it is written (Zeek: 300)
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub tcp_idle_timeout: u32,
+
+    /// Seconds a UDP conversation (and a TCP one still in its handshake) may be idle (Zeek: 60)
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub udp_idle_timeout: u32,
+
+    /// Seconds an ICMP or other-protocol conversation may be idle (Zeek: 60)
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub icmp_idle_timeout: u32,
+
     /// When to use colour in the table format
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorArg,
@@ -106,6 +121,12 @@ impl AuditArgs {
             ..FlowConfig::default()
         };
         flow.vlan_in_key = !self.ignore_vlan;
+        let secs = |s: u32| exaudit::time::Duration::from_secs(u64::from(s));
+        flow.timeouts.tcp_established = secs(self.tcp_idle_timeout);
+        flow.timeouts.tcp_handshake = secs(self.udp_idle_timeout);
+        flow.timeouts.udp = secs(self.udp_idle_timeout);
+        flow.timeouts.icmp = secs(self.icmp_idle_timeout);
+        flow.timeouts.other = secs(self.icmp_idle_timeout);
         let decode = exaudit::decode::DecodeConfig {
             verify_checksums: self.verify_checksums,
             ..exaudit::decode::DecodeConfig::default()

@@ -110,6 +110,45 @@ impl<R: Read> Read for KeepError<R> {
     }
 }
 
+/// A zstd stream of one or more frames (`zstd -T`, `pzstd` and concatenated files write several;
+/// ruzstd's decoder reads one). Window sizes are bounded by ruzstd's default limit (128 MiB).
+struct ZstdFrames<R: BufRead> {
+    dec: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,
+}
+
+impl<R: BufRead> ZstdFrames<R> {
+    fn new(r: R) -> Result<Self, ruzstd::decoding::errors::FrameDecoderError> {
+        Ok(Self {
+            dec: Some(ruzstd::decoding::StreamingDecoder::new(r)?),
+        })
+    }
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(dec) = self.dec.as_mut() else {
+                return Ok(0);
+            };
+            let n = dec.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // This frame is done; another may follow.
+            let Some(dec) = self.dec.take() else {
+                return Ok(0);
+            };
+            let mut inner = dec.into_inner();
+            if inner.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            let next = ruzstd::decoding::StreamingDecoder::new(inner)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+            self.dec = Some(next);
+        }
+    }
+}
+
 fn first_bytes_hex(b: &[u8]) -> String {
     b.iter().take(4).map(|x| format!("{x:02x}")).collect()
 }
@@ -150,15 +189,13 @@ impl CaptureFile {
         let compressed = matches!(head, [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd, ..]);
         let decompressed: Box<dyn Read + Send> = match head {
             [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => Box::new(
-                ruzstd::decoding::StreamingDecoder::new(buffered).map_err(|e| {
-                    SourceError::Corrupt {
-                        path: path.to_owned(),
-                        offset: 0,
-                        what: format!("not a readable zstd stream ({e})"),
-                    }
-                })?,
-            ),
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => {
+                Box::new(ZstdFrames::new(buffered).map_err(|e| SourceError::Corrupt {
+                    path: path.to_owned(),
+                    offset: 0,
+                    what: format!("not a readable zstd stream ({e})"),
+                })?)
+            }
             _ => Box::new(buffered),
         };
         let io_error = Arc::new(Mutex::new(None));

@@ -326,6 +326,7 @@ fn standard_input_read_option_and_compression() {
         let o = exaudit(&["audit", "-F", "jsonl", f.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         assert_eq!(flows_in(&stdout(&o)), 1, "{}", f.display());
+        assert!(stdout(&o).contains("\"packets\":8,"), "{}", f.display());
     }
     // Standard input.
     let mut child = Command::new(env!("CARGO_BIN_EXE_exaudit"))
@@ -391,6 +392,27 @@ fn several_files_merge_in_time_order() {
             "10.1.0.60"
         ]
     );
+}
+
+#[test]
+fn idle_timeouts_are_settable() {
+    let mut cap = Capture::new();
+    cap.udp(addr("10.1.0.50:53000"), addr("10.1.0.2:53"), b"q1");
+    cap.wait(exaudit::time::Duration::from_secs(20));
+    cap.udp(addr("10.1.0.50:53000"), addr("10.1.0.2:53"), b"q2");
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "udp.pcap", &cap.to_pcap());
+    let o = exaudit(&["audit", "-F", "jsonl", f.to_str().unwrap()]);
+    assert_eq!(flows_in(&stdout(&o)), 1);
+    let o = exaudit(&[
+        "audit",
+        "-F",
+        "jsonl",
+        "--udp-idle-timeout",
+        "10",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(flows_in(&stdout(&o)), 2);
 }
 
 #[test]
