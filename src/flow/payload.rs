@@ -7,10 +7,17 @@
 //! is reported as a gap. A pool with a memory cap decides how many flows get a buffer at all.
 
 /// One direction's prefix.
+///
+/// `data[..contiguous]` is the stream from its first byte. In-order segments (the common case)
+/// are appended with one copy and no bookkeeping; only an out-of-order segment makes the buffer
+/// grow past `contiguous` and switches on the bitmap of received bytes beyond it. Buffers keep
+/// their capacity when they return to the pool, so steady traffic neither allocates nor zeroes.
 #[derive(Debug)]
 pub struct Prefix {
     data: Vec<u8>,
+    /// One bit per byte of `data`, meaningful only beyond `contiguous` and only while `beyond`.
     bits: Vec<u64>,
+    cap: usize,
     /// Bytes contiguous from offset 0.
     contiguous: usize,
     /// Whether any byte beyond `contiguous` has arrived (a hole is waiting).
@@ -22,8 +29,10 @@ pub struct Prefix {
 impl Prefix {
     fn new(cap: usize) -> Self {
         Self {
-            data: vec![0; cap],
-            bits: vec![0; cap.div_ceil(64)],
+            // Reserved, not written: untouched pages cost no memory.
+            data: Vec::with_capacity(cap),
+            bits: Vec::new(),
+            cap,
             contiguous: 0,
             beyond: false,
             datagrams: 0,
@@ -31,51 +40,74 @@ impl Prefix {
     }
 
     fn reset(&mut self) {
-        self.bits.iter_mut().for_each(|w| *w = 0);
+        self.data.clear();
         self.contiguous = 0;
         self.beyond = false;
         self.datagrams = 0;
     }
 
     fn cap(&self) -> usize {
-        self.data.len()
+        self.cap
     }
 
     fn has(&self, i: usize) -> bool {
-        self.bits
-            .get(i / 64)
-            .is_some_and(|w| w & (1u64 << (i % 64)) != 0)
+        i < self.contiguous
+            || (self.beyond
+                && self
+                    .bits
+                    .get(i / 64)
+                    .is_some_and(|w| w & (1u64 << (i % 64)) != 0))
+    }
+
+    fn mark(&mut self, i: usize) {
+        if let Some(w) = self.bits.get_mut(i / 64) {
+            *w |= 1u64 << (i % 64);
+        }
     }
 
     /// Adds stream bytes at `offset` from the first byte of the direction.
     pub fn add(&mut self, offset: u64, bytes: &[u8]) {
-        let cap = self.cap();
+        let cap = self.cap;
         let Ok(start) = usize::try_from(offset) else {
             return;
         };
         if start >= cap {
             return;
         }
-        for (i, &b) in bytes.iter().enumerate().take(cap - start) {
+        let take = bytes.get(..cap - start).unwrap_or(bytes);
+        let end = start + take.len();
+        if start == self.contiguous && !self.beyond {
+            // In order with nothing waiting: one copy.
+            self.data.truncate(start);
+            self.data.extend_from_slice(take);
+            self.contiguous = end;
+            return;
+        }
+        if end <= self.contiguous {
+            return; // a retransmission of bytes we have (first copy wins)
+        }
+        if !self.beyond {
+            // First out-of-order bytes: start tracking which bytes beyond `contiguous` arrived.
+            self.beyond = true;
+            self.bits.clear();
+            self.bits.resize(cap.div_ceil(64), 0);
+        }
+        if self.data.len() < end {
+            self.data.resize(end, 0);
+        }
+        for (i, &b) in take.iter().enumerate() {
             let at = start + i;
             if !self.has(at) {
                 if let Some(slot) = self.data.get_mut(at) {
                     *slot = b;
                 }
-                if let Some(w) = self.bits.get_mut(at / 64) {
-                    *w |= 1u64 << (at % 64);
-                }
+                self.mark(at);
             }
         }
-        while self.contiguous < cap && self.has(self.contiguous) {
+        while self.contiguous < self.data.len() && self.has(self.contiguous) {
             self.contiguous += 1;
         }
-        let end = start.saturating_add(bytes.len()).min(cap);
-        if end > self.contiguous {
-            self.beyond = true;
-        } else if self.beyond {
-            self.beyond = (self.contiguous..cap).any(|i| self.has(i));
-        }
+        self.beyond = (self.contiguous..self.data.len()).any(|i| self.has(i));
     }
 
     /// Stores a datagram (only the first one of the direction is kept).
@@ -97,7 +129,7 @@ impl Prefix {
     }
 
     pub fn is_full(&self) -> bool {
-        self.contiguous >= self.cap()
+        self.contiguous >= self.cap
     }
 }
 
