@@ -65,6 +65,10 @@ struct Flow {
     ooo_a: Ooo,
     ooo_b: Ooo,
     timer: Timer,
+    /// When the flow was put at the tail of its list. Lists are ordered by this time; a flow
+    /// active since then is moved back only when it reaches the head (once per timeout at most),
+    /// so a packet costs no list work.
+    queued_at: Timestamp,
     prev: u32,
     next: u32,
     live: bool,
@@ -151,17 +155,20 @@ impl FlowTable {
         for t in 0..TIMERS {
             loop {
                 let head = self.lists.get(t).map_or(NIL, |l| l.head);
-                if head == NIL {
-                    break;
-                }
                 let Some(f) = self.flows.get(head as usize) else {
                     break;
                 };
-                if self.deadline(f) > now {
+                if self.deadline(f) <= now {
+                    let reason = reason_for(f.timer);
+                    self.remove(head, reason, st, out);
+                } else if self.deadline_from(f, f.queued_at) <= now {
+                    // Active since it was queued: back to the tail, from its last activity.
+                    let (timer, last) = (f.timer, f.last);
+                    self.unlink(head);
+                    self.push_tail(head, timer, last);
+                } else {
                     break;
                 }
-                let reason = reason_for(f.timer);
-                self.remove(head, reason, st, out);
             }
         }
     }
@@ -201,15 +208,22 @@ impl FlowTable {
         }
     }
 
+    /// When the flow is due to be written, given its state.
     fn deadline(&self, f: &Flow) -> Timestamp {
+        self.deadline_from(f, f.last)
+    }
+
+    /// The deadline of the flow's timeout class counted from `since` (its last activity, or the
+    /// time it was queued).
+    fn deadline_from(&self, f: &Flow, since: Timestamp) -> Timestamp {
         let t = &self.config.timeouts;
         match f.timer {
-            Timer::TcpHandshake => f.last.saturating_add(t.tcp_handshake),
-            Timer::TcpLong => f.last.saturating_add(t.tcp_established),
-            Timer::Udp => f.last.saturating_add(t.udp),
-            Timer::Icmp => f.last.saturating_add(t.icmp),
-            Timer::Other => f.last.saturating_add(t.other),
-            Timer::Close => f.last.saturating_add(t.close_delay),
+            Timer::TcpHandshake => since.saturating_add(t.tcp_handshake),
+            Timer::TcpLong => since.saturating_add(t.tcp_established),
+            Timer::Udp => since.saturating_add(t.udp),
+            Timer::Icmp => since.saturating_add(t.icmp),
+            Timer::Other => since.saturating_add(t.other),
+            Timer::Close => since.saturating_add(t.close_delay),
             Timer::Attempt => f.attempt_start.unwrap_or(f.start).saturating_add(t.attempt),
         }
     }
@@ -233,11 +247,12 @@ impl FlowTable {
         }
     }
 
-    fn push_tail(&mut self, slot: u32, timer: Timer) {
+    fn push_tail(&mut self, slot: u32, timer: Timer, at: Timestamp) {
         let t = timer as usize;
         let tail = self.lists.get(t).map_or(NIL, |l| l.tail);
         if let Some(f) = self.flows.get_mut(slot as usize) {
             f.timer = timer;
+            f.queued_at = at;
             f.prev = tail;
             f.next = NIL;
         }
@@ -252,18 +267,23 @@ impl FlowTable {
         }
     }
 
-    /// Puts the flow at the tail of the list its state calls for (its timeout restarts).
+    /// Moves the flow to the list its state calls for, if that changed. Activity within the same
+    /// class needs no list work: `expire` requeues a flow that was active after it was queued.
     fn touch(&mut self, slot: u32) {
         let Some(f) = self.flows.get(slot as usize) else {
             return;
         };
         let timer = timer_for(f);
-        // An attempt's deadline does not move with later SYNs: keep its place.
-        if timer == Timer::Attempt && f.timer == Timer::Attempt {
+        if timer == f.timer {
             return;
         }
+        let at = if timer == Timer::Attempt {
+            f.attempt_start.unwrap_or(f.last)
+        } else {
+            f.last
+        };
         self.unlink(slot);
-        self.push_tail(slot, timer);
+        self.push_tail(slot, timer, at);
     }
 
     // ---- creation and removal ---------------------------------------------------------------
@@ -358,6 +378,7 @@ impl FlowTable {
             ooo_a: Ooo::default(),
             ooo_b: Ooo::default(),
             timer: Timer::Other,
+            queued_at: now,
             prev: NIL,
             next: NIL,
             live: true,
@@ -380,7 +401,7 @@ impl FlowTable {
             .flows
             .get(slot as usize)
             .map_or(Timer::Other, timer_for);
-        self.push_tail(slot, timer);
+        self.push_tail(slot, timer, now);
         slot
     }
 
@@ -487,10 +508,11 @@ impl FlowTable {
             return false;
         };
         let stale_is_orig = src_is_a == f.orig_is_a;
-        let (mut ep, mut peer) = if stale_is_orig {
-            (f.orig, f.resp)
+        // The endpoints are worked on in place; if the roles flip, the two are swapped at the end.
+        let (ep, peer) = if stale_is_orig {
+            (&mut f.orig, &mut f.resp)
         } else {
-            (f.resp, f.orig)
+            (&mut f.resp, &mut f.orig)
         };
         f.truncated |= truncated;
         if t.header_cut {
@@ -502,7 +524,6 @@ impl FlowTable {
             if ep.checksum_errors.bump() {
                 f.history.push(b'C', stale_is_orig);
             }
-            write_back(f, ep, peer, stale_is_orig);
             return false;
         }
         let seg = Segment {
@@ -524,7 +545,7 @@ impl FlowTable {
 
         ep.init_seq(&seg);
         let rel = ep.rel_seq(seg.seq);
-        if tcp_history(&mut f.history, &mut ep, is_orig_now, &seg, rel) {
+        if tcp_history(&mut f.history, ep, is_orig_now, &seg, rel) {
             // Zeek's "H" rule: a flow that began with an unflipped SYN-ACK turns around.
             is_orig_now = !is_orig_now;
             f.orig_is_a = !f.orig_is_a;
@@ -553,7 +574,7 @@ impl FlowTable {
             f.history.push(b'T', is_orig_now);
         }
         let mut eff = SegmentEffect::default();
-        tcp::update_state(&mut ep, &mut peer, stale_is_orig, &seg, &mut eff);
+        tcp::update_state(ep, peer, stale_is_orig, &seg, &mut eff);
         if flags.fin() {
             ep.note_fin(rel + u64::from(seg.len) + u64::from(flags.syn()) + 1);
         }
@@ -569,7 +590,7 @@ impl FlowTable {
         } else {
             (&mut f.ooo_b, &mut f.ooo_a)
         };
-        if flags.ack() && !flags.rst() && tcp::clean(&peer) && tcp::clean(&ep) {
+        if flags.ack() && !flags.rst() && tcp::clean(peer) && tcp::clean(ep) {
             let mut rel_ack = peer.rel_seq(seg.ack);
             if peer.fin_cnt > 0 {
                 rel_ack = rel_ack.min(peer.fin_rel().saturating_sub(1).max(1));
@@ -625,7 +646,9 @@ impl FlowTable {
         if tcp::left_handshake(before, (ep.state, peer.state)) {
             f.long_timeout = true;
         }
-        write_back(f, ep, peer, is_orig_now);
+        if is_orig_now != stale_is_orig {
+            std::mem::swap(&mut f.orig, &mut f.resp);
+        }
         cap_hit
     }
 
@@ -808,16 +831,6 @@ impl FlowTable {
             f.last = now;
         }
         self.touch(slot);
-    }
-}
-
-fn write_back(f: &mut Flow, ep: Endpoint, peer: Endpoint, sender_is_orig: bool) {
-    if sender_is_orig {
-        f.orig = ep;
-        f.resp = peer;
-    } else {
-        f.resp = ep;
-        f.orig = peer;
     }
 }
 
