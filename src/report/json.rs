@@ -1,101 +1,14 @@
 //! `--format jsonl` (one object per line: a `"flow"` per flow, one `"summary"` last) and
 //! `--format json` (the same objects in one document). The schema is `docs/output.md`.
 
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::net::IpAddr;
 
-use serde::Serialize;
-
-use super::{Report, Summary, flow_community_id, proto_name};
-use crate::flow::{EndReason, FlowRecord};
+use super::flowjson::write_flow;
+use super::{Report, Summary, proto_name};
+use crate::flow::FlowRecord;
 use crate::stats::{CaptureStats, DecodeStats, FlowStats, FragmentStats};
-
-#[derive(Serialize)]
-struct IcmpJson {
-    #[serde(rename = "type")]
-    ty: u8,
-    code: u8,
-    version: u8,
-    from: IpAddr,
-    ts: String,
-    count: u64,
-}
-
-#[derive(Serialize)]
-struct FlowJson<'a> {
-    #[serde(rename = "type")]
-    ty: &'static str,
-    ts: String,
-    end_ts: String,
-    flow_id: u64,
-    community_id: String,
-    proto: &'static str,
-    ip_proto: u8,
-    src_ip: IpAddr,
-    src_port: u16,
-    dest_ip: IpAddr,
-    dest_port: u16,
-    vlan: Option<&'a [u16]>,
-    conn_state: &'static str,
-    history: &'a str,
-    pkts_toserver: u64,
-    pkts_toclient: u64,
-    bytes_toserver: u64,
-    bytes_toclient: u64,
-    ip_bytes_toserver: u64,
-    ip_bytes_toclient: u64,
-    missed_bytes: u64,
-    duration: f64,
-    end_reason: EndReason,
-    midstream: bool,
-    truncated: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    icmp: Vec<IcmpJson>,
-}
-
-fn flow_json(rec: &FlowRecord) -> FlowJson<'_> {
-    let ids = rec.vlans.ids();
-    FlowJson {
-        ty: "flow",
-        ts: rec.start.to_string(),
-        end_ts: rec.last.to_string(),
-        flow_id: rec.id,
-        community_id: flow_community_id(rec),
-        proto: proto_name(rec),
-        ip_proto: rec.ip_proto,
-        src_ip: rec.orig.0,
-        src_port: rec.orig.1,
-        dest_ip: rec.resp.0,
-        dest_port: rec.resp.1,
-        vlan: (!ids.is_empty()).then_some(ids),
-        conn_state: rec.conn_state.as_str(),
-        history: rec.history.as_str(),
-        pkts_toserver: rec.orig_counts.pkts,
-        pkts_toclient: rec.resp_counts.pkts,
-        bytes_toserver: rec.orig_counts.bytes,
-        bytes_toclient: rec.resp_counts.bytes,
-        ip_bytes_toserver: rec.orig_counts.ip_bytes,
-        ip_bytes_toclient: rec.resp_counts.ip_bytes,
-        missed_bytes: rec.orig_counts.missed_bytes + rec.resp_counts.missed_bytes,
-        duration: rec.duration().as_secs_f64(),
-        end_reason: rec.end,
-        midstream: rec.midstream,
-        truncated: rec.truncated,
-        icmp: rec
-            .icmp_refusals
-            .iter()
-            .map(|r| IcmpJson {
-                ty: r.ty,
-                code: r.code,
-                version: if r.v6 { 6 } else { 4 },
-                from: r.from,
-                ts: r.first.to_string(),
-                count: r.count,
-            })
-            .collect(),
-    }
-}
 
 /// Counts the summary needs from the flows themselves.
 #[derive(Default, Serialize)]
@@ -158,13 +71,17 @@ fn summary_json<'a>(s: &'a Summary<'_>, t: &'a FlowTally) -> SummaryJson<'a> {
 #[derive(Default)]
 pub struct JsonlReport {
     tally: FlowTally,
+    /// Reused for every line, so the writer gets one write per flow.
+    line: Vec<u8>,
 }
 
 impl Report for JsonlReport {
     fn flow(&mut self, out: &mut dyn Write, rec: &FlowRecord) -> io::Result<()> {
         self.tally.add(rec);
-        serde_json::to_writer(&mut *out, &flow_json(rec))?;
-        out.write_all(b"\n")
+        self.line.clear();
+        write_flow(&mut self.line, rec);
+        self.line.push(b'\n');
+        out.write_all(&self.line)
     }
 
     fn finish(&mut self, out: &mut dyn Write, summary: &Summary<'_>) -> io::Result<()> {
@@ -179,6 +96,7 @@ pub struct JsonReport {
     tally: FlowTally,
     started: bool,
     any: bool,
+    line: Vec<u8>,
 }
 
 impl JsonReport {
@@ -201,7 +119,9 @@ impl Report for JsonReport {
             out.write_all(b"\n")?;
         }
         self.any = true;
-        serde_json::to_writer(&mut *out, &flow_json(rec)).map_err(io::Error::from)
+        self.line.clear();
+        write_flow(&mut self.line, rec);
+        out.write_all(&self.line)
     }
 
     fn finish(&mut self, out: &mut dyn Write, summary: &Summary<'_>) -> io::Result<()> {

@@ -4,6 +4,7 @@
 //! are made here, once per flow; nothing upstream formats.
 
 mod community_id;
+mod flowjson;
 mod json;
 mod table;
 

@@ -1,0 +1,155 @@
+//! The `flow` JSON object, written by hand into a reused buffer: at a million flows a run, a
+//! generic serializer's per-token writes through `dyn Write` cost as much as the rest of the
+//! pipeline. The output is byte for byte what serde_json writes for the same object (compact,
+//! fields in the order of `docs/output.md`); the schema and snapshot tests hold it to that. Every
+//! string written here is made by exaudit (addresses, timestamps, state names, history letters),
+//! none comes from the wire, so none needs escaping.
+
+use std::net::IpAddr;
+
+use super::{flow_community_id, proto_name};
+use crate::flow::{EndReason, FlowRecord};
+use crate::time::Timestamp;
+
+fn int(buf: &mut Vec<u8>, n: impl itoa::Integer) {
+    let mut b = itoa::Buffer::new();
+    buf.extend_from_slice(b.format(n).as_bytes());
+}
+
+fn key(buf: &mut Vec<u8>, k: &str) {
+    buf.push(b',');
+    buf.push(b'"');
+    buf.extend_from_slice(k.as_bytes());
+    buf.extend_from_slice(b"\":");
+}
+
+fn string(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    buf.extend_from_slice(s.as_bytes());
+    buf.push(b'"');
+}
+
+fn ip(buf: &mut Vec<u8>, a: IpAddr) {
+    use std::io::Write;
+    buf.push(b'"');
+    // Writing into a Vec cannot fail.
+    let _ = write!(buf, "{a}");
+    buf.push(b'"');
+}
+
+/// RFC 3339 with microseconds, as `Timestamp`'s Display writes it.
+fn ts(buf: &mut Vec<u8>, t: Timestamp) {
+    use std::io::Write;
+    buf.push(b'"');
+    let _ = write!(buf, "{t}");
+    buf.push(b'"');
+}
+
+fn float(buf: &mut Vec<u8>, f: f64) {
+    if f.is_finite() {
+        let mut b = ryu::Buffer::new();
+        buf.extend_from_slice(b.format_finite(f).as_bytes());
+    } else {
+        buf.extend_from_slice(b"null");
+    }
+}
+
+fn end_reason(e: EndReason) -> &'static str {
+    match e {
+        EndReason::Closed => "closed",
+        EndReason::Attempt => "attempt",
+        EndReason::Timeout => "timeout",
+        EndReason::Reused => "reused",
+        EndReason::Evicted => "evicted",
+        EndReason::EndOfInput => "end_of_input",
+    }
+}
+
+/// Appends the flow's JSON object (no newline) to `buf`.
+pub fn write_flow(buf: &mut Vec<u8>, rec: &FlowRecord) {
+    buf.extend_from_slice(b"{\"type\":\"flow\",\"ts\":");
+    ts(buf, rec.start);
+    key(buf, "end_ts");
+    ts(buf, rec.last);
+    key(buf, "flow_id");
+    int(buf, rec.id);
+    key(buf, "community_id");
+    string(buf, &flow_community_id(rec));
+    key(buf, "proto");
+    string(buf, proto_name(rec));
+    key(buf, "ip_proto");
+    int(buf, rec.ip_proto);
+    key(buf, "src_ip");
+    ip(buf, rec.orig.0);
+    key(buf, "src_port");
+    int(buf, rec.orig.1);
+    key(buf, "dest_ip");
+    ip(buf, rec.resp.0);
+    key(buf, "dest_port");
+    int(buf, rec.resp.1);
+    key(buf, "vlan");
+    let ids = rec.vlans.ids();
+    if ids.is_empty() {
+        buf.extend_from_slice(b"null");
+    } else {
+        buf.push(b'[');
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            int(buf, *id);
+        }
+        buf.push(b']');
+    }
+    key(buf, "conn_state");
+    string(buf, rec.conn_state.as_str());
+    key(buf, "history");
+    string(buf, rec.history.as_str());
+    for (k, v) in [
+        ("pkts_toserver", rec.orig_counts.pkts),
+        ("pkts_toclient", rec.resp_counts.pkts),
+        ("bytes_toserver", rec.orig_counts.bytes),
+        ("bytes_toclient", rec.resp_counts.bytes),
+        ("ip_bytes_toserver", rec.orig_counts.ip_bytes),
+        ("ip_bytes_toclient", rec.resp_counts.ip_bytes),
+        (
+            "missed_bytes",
+            rec.orig_counts.missed_bytes + rec.resp_counts.missed_bytes,
+        ),
+    ] {
+        key(buf, k);
+        int(buf, v);
+    }
+    key(buf, "duration");
+    float(buf, rec.duration().as_secs_f64());
+    key(buf, "end_reason");
+    string(buf, end_reason(rec.end));
+    key(buf, "midstream");
+    buf.extend_from_slice(if rec.midstream { b"true" } else { b"false" });
+    key(buf, "truncated");
+    buf.extend_from_slice(if rec.truncated { b"true" } else { b"false" });
+    if !rec.icmp_refusals.is_empty() {
+        key(buf, "icmp");
+        buf.push(b'[');
+        for (i, r) in rec.icmp_refusals.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            buf.extend_from_slice(b"{\"type\":");
+            int(buf, r.ty);
+            key(buf, "code");
+            int(buf, r.code);
+            key(buf, "version");
+            int(buf, if r.v6 { 6u8 } else { 4 });
+            key(buf, "from");
+            ip(buf, r.from);
+            key(buf, "ts");
+            ts(buf, r.first);
+            key(buf, "count");
+            int(buf, r.count);
+            buf.push(b'}');
+        }
+        buf.push(b']');
+    }
+    buf.push(b'}');
+}
