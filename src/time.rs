@@ -103,21 +103,43 @@ impl Duration {
     }
 }
 
+impl Timestamp {
+    /// Length of [`Timestamp::rfc3339`]'s output.
+    pub const RFC3339_LEN: usize = 27;
+
+    /// RFC 3339 in UTC with microseconds: `2009-11-18T16:42:06.123456Z` (years past 9999 are
+    /// written modulo 10000; captures do not reach them).
+    pub fn rfc3339(self) -> [u8; Self::RFC3339_LEN] {
+        let secs = self.secs();
+        let micros = u64::from(self.subsec_nanos() / 1_000);
+        let (y, m, d) = civil_from_days(secs / 86_400);
+        let rem = secs % 86_400;
+        let mut out = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: u64| {
+            for i in (at..at + width).rev() {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = b'0' + u8::try_from(v % 10).unwrap_or(0);
+                }
+                v /= 10;
+            }
+        };
+        put(0, 4, y);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, rem / 3600);
+        put(14, 2, (rem % 3600) / 60);
+        put(17, 2, rem % 60);
+        put(20, 6, micros);
+        out
+    }
+}
+
 impl fmt::Display for Timestamp {
     /// RFC 3339 in UTC with microseconds: `2009-11-18T16:42:06.123456Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.secs();
-        let micros = self.subsec_nanos() / 1_000;
-        let days = secs / 86_400;
-        let rem = secs % 86_400;
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60
-        )
+        let b = self.rfc3339();
+        // Only ASCII digits and separators are written.
+        f.write_str(std::str::from_utf8(&b).unwrap_or("invalid time"))
     }
 }
 

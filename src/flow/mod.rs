@@ -213,7 +213,7 @@ impl Refusals {
         self.items.iter().all(Option::is_none)
     }
 
-    fn add(&mut self, r: IcmpRefusal) {
+    pub(crate) fn add(&mut self, r: IcmpRefusal) {
         for slot in self.items.iter_mut() {
             match slot {
                 Some(x) if x.v6 == r.v6 && x.ty == r.ty && x.code == r.code && x.from == r.from => {
@@ -249,12 +249,12 @@ pub struct DirCounts {
 /// A flow's payload prefix in one direction, as handed to the inspectors.
 #[derive(Debug, Default)]
 pub struct PayloadPrefix {
-    pub prefix: Option<Prefix>,
+    pub prefix: Option<Box<Prefix>>,
 }
 
 impl PayloadPrefix {
     pub fn bytes(&self) -> &[u8] {
-        self.prefix.as_ref().map(Prefix::bytes).unwrap_or(&[])
+        self.prefix.as_deref().map(Prefix::bytes).unwrap_or(&[])
     }
 }
 

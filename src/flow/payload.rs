@@ -136,7 +136,9 @@ impl Prefix {
 /// Buffers handed out to flows, bounded by a memory cap.
 #[derive(Debug)]
 pub struct Pool {
-    free: Vec<Prefix>,
+    /// Boxed, so a flow holds 8 bytes per direction rather than the buffer's bookkeeping.
+    #[allow(clippy::vec_box, reason = "the boxes move to flows and back without reallocating")]
+    free: Vec<Box<Prefix>>,
     cap_bytes: usize,
     max_buffers: usize,
     in_use: usize,
@@ -158,7 +160,7 @@ impl Pool {
     }
 
     /// A cleared buffer, or `None` when the memory cap is reached (or prefixes are off).
-    pub fn take(&mut self) -> Option<Prefix> {
+    pub fn take(&mut self) -> Option<Box<Prefix>> {
         if self.in_use >= self.max_buffers {
             return None;
         }
@@ -168,11 +170,11 @@ impl Pool {
                 p.reset();
                 p
             }
-            None => Prefix::new(self.cap_bytes),
+            None => Box::new(Prefix::new(self.cap_bytes)),
         })
     }
 
-    pub fn give(&mut self, p: Prefix) {
+    pub fn give(&mut self, p: Box<Prefix>) {
         self.in_use = self.in_use.saturating_sub(1);
         if p.cap() == self.cap_bytes {
             self.free.push(p);

@@ -52,7 +52,9 @@ struct Flow {
     orig: Endpoint,
     resp: Endpoint,
     history: History,
-    refusals: Refusals,
+    /// Index of this flow's ICMP refusals in the table's side list, or `NIL` (most flows have
+    /// none, so they are not kept inline).
+    refusals: u32,
     /// A close that ends the flow after the linger (both closed, or a reset).
     complete: bool,
     long_timeout: bool,
@@ -60,8 +62,8 @@ struct Flow {
     truncated: bool,
     late_packets: u64,
     payload_cap_hit: bool,
-    prefix_a: Option<Prefix>,
-    prefix_b: Option<Prefix>,
+    prefix_a: Option<Box<Prefix>>,
+    prefix_b: Option<Box<Prefix>>,
     ooo_a: Ooo,
     ooo_b: Ooo,
     timer: Timer,
@@ -88,6 +90,9 @@ pub struct FlowTable {
     index: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
     lists: [List; TIMERS],
     pool: Pool,
+    /// ICMP refusals of the flows that have any, with a free list (at most one per flow).
+    refusals: Vec<Refusals>,
+    free_refusals: Vec<u32>,
     next_id: u64,
     clock: Timestamp,
     next_sweep: Timestamp,
@@ -109,6 +114,8 @@ impl FlowTable {
                 tail: NIL,
             }; TIMERS],
             pool,
+            refusals: Vec::new(),
+            free_refusals: Vec::new(),
             next_id: 0,
             clock: Timestamp::ZERO,
             next_sweep: Timestamp::ZERO,
@@ -301,7 +308,15 @@ impl FlowTable {
         };
         f.live = false;
         let key = f.key;
-        let rec = record(f, reason);
+        let refusals = match self.refusals.get(f.refusals as usize) {
+            Some(r) => {
+                self.free_refusals.push(f.refusals);
+                *r
+            }
+            None => Refusals::default(),
+        };
+        f.refusals = NIL;
+        let rec = record(f, reason, refusals);
         self.index.remove(&key);
         self.free.push(slot);
         match reason {
@@ -366,7 +381,7 @@ impl FlowTable {
             orig: Endpoint::default(),
             resp: Endpoint::default(),
             history,
-            refusals: Refusals::default(),
+            refusals: NIL,
             complete: false,
             long_timeout: false,
             saw_syn: false,
@@ -785,24 +800,39 @@ impl FlowTable {
             self.key_vlans(pkt),
             false,
         );
-        match self
+        let Some(f) = self
             .index
             .get(&key)
             .and_then(|&s| self.flows.get_mut(s as usize))
-        {
-            Some(f) => {
-                f.refusals.add(IcmpRefusal {
-                    v6: i.v6,
-                    ty: i.ty,
-                    code: i.code,
-                    from: pkt.src,
-                    first: now,
-                    count: 1,
-                });
-                st.icmp_errors_matched += 1;
-            }
-            None => st.icmp_errors_unmatched += 1,
+        else {
+            st.icmp_errors_unmatched += 1;
+            return;
+        };
+        if f.refusals == NIL {
+            f.refusals = match self.free_refusals.pop() {
+                Some(i) => {
+                    if let Some(r) = self.refusals.get_mut(i as usize) {
+                        *r = Refusals::default();
+                    }
+                    i
+                }
+                None => {
+                    self.refusals.push(Refusals::default());
+                    u32::try_from(self.refusals.len() - 1).unwrap_or(NIL)
+                }
+            };
         }
+        if let Some(r) = self.refusals.get_mut(f.refusals as usize) {
+            r.add(IcmpRefusal {
+                v6: i.v6,
+                ty: i.ty,
+                code: i.code,
+                from: pkt.src,
+                first: now,
+                count: 1,
+            });
+        }
+        st.icmp_errors_matched += 1;
     }
 
     fn other(
@@ -962,7 +992,7 @@ fn counts(e: &Endpoint, bytes: u64) -> DirCounts {
 }
 
 /// Turns a flow into its record, moving the payload buffers out.
-fn record(f: &mut Flow, end: EndReason) -> FlowRecord {
+fn record(f: &mut Flow, end: EndReason, icmp_refusals: Refusals) -> FlowRecord {
     let (conn_state, ob, rb) = match f.kind {
         Kind::Tcp => {
             let os = f.orig.tcp_size();
@@ -1009,10 +1039,20 @@ fn record(f: &mut Flow, end: EndReason) -> FlowRecord {
         resp_tcp_state: f.resp.state,
         midstream: f.kind == Kind::Tcp && !f.saw_syn,
         truncated: f.truncated,
-        icmp_refusals: f.refusals,
+        icmp_refusals,
         end,
         orig_payload: PayloadPrefix { prefix: op },
         resp_payload: PayloadPrefix { prefix: rp },
         late_packets: f.late_packets,
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// The flow is touched on every packet: keep it within a few cache lines.
+    #[test]
+    fn flow_stays_compact() {
+        let n = std::mem::size_of::<super::Flow>();
+        assert!(n <= 704, "{n}");
     }
 }

@@ -39,9 +39,8 @@ fn ip(buf: &mut Vec<u8>, a: IpAddr) {
 
 /// RFC 3339 with microseconds, as `Timestamp`'s Display writes it.
 fn ts(buf: &mut Vec<u8>, t: Timestamp) {
-    use std::io::Write;
     buf.push(b'"');
-    let _ = write!(buf, "{t}");
+    buf.extend_from_slice(&t.rfc3339());
     buf.push(b'"');
 }
 

@@ -25,6 +25,7 @@
 )]
 
 pub mod scenes;
+mod stream;
 mod tcp;
 mod writer;
 
@@ -32,6 +33,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use etherparse::PacketBuilder;
 
+pub use stream::{PcapStreamWriter, pcap_record_bytes, take_frames};
 pub use tcp::{Dir, TcpConv, flags};
 pub use writer::{Endian, NgBlock, PcapOptions, PcapngOptions};
 
