@@ -140,6 +140,10 @@ pub fn run(
             && let Some(pb) = &progress
         {
             pb.set_position(src.bytes_consumed());
+            let secs = pb.elapsed().as_secs_f64().max(0.001);
+            #[allow(clippy::cast_precision_loss, reason = "a rate for display")]
+            let rate = n as f64 / secs;
+            pb.set_message(format!("{n} packets, {rate:.0} packets/s"));
         }
     }
     if let Some(pb) = &progress {
@@ -190,7 +194,7 @@ fn progress_bar(inputs: &[PathBuf]) -> indicatif::ProgressBar {
         indicatif::ProgressDrawTarget::stderr_with_hz(4),
     );
     let style = indicatif::ProgressStyle::with_template(
-        "{spinner} {bytes}/{total_bytes} read ({bytes_per_sec}, {elapsed})",
+        "{spinner} {bytes}/{total_bytes} read ({bytes_per_sec}), {msg}, {elapsed}",
     );
     if let Ok(style) = style {
         pb.set_style(style);
