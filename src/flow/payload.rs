@@ -137,7 +137,10 @@ impl Prefix {
 #[derive(Debug)]
 pub struct Pool {
     /// Boxed, so a flow holds 8 bytes per direction rather than the buffer's bookkeeping.
-    #[allow(clippy::vec_box, reason = "the boxes move to flows and back without reallocating")]
+    #[allow(
+        clippy::vec_box,
+        reason = "the boxes move to flows and back without reallocating"
+    )]
     free: Vec<Box<Prefix>>,
     cap_bytes: usize,
     max_buffers: usize,
