@@ -92,7 +92,7 @@ impl Duration {
 
     /// Seconds as a float, rounded to microseconds the way Zeek prints `duration`.
     pub fn as_secs_f64(self) -> f64 {
-        let micros = (self.nanos + 500) / 1_000;
+        let micros = self.nanos.saturating_add(500) / 1_000;
         // Precision loss only past 2^53 µs (285 years).
         #[allow(
             clippy::cast_precision_loss,

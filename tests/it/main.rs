@@ -11,6 +11,7 @@
 mod alloc;
 mod cli;
 mod common;
+mod fuzz_replay;
 mod output;
 mod pcaps;
 mod props;
