@@ -77,7 +77,7 @@ pub struct AuditArgs {
           value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
     pub payload_prefix_bytes: u32,
 
-    /// Memory for payload prefixes in all, in MiB; flows past it keep no payload (counted)
+    /// Memory for payload prefixes in all, in MiB; when it is spent, prefixes stop growing (counted)
     #[arg(long, value_name = "MIB", default_value_t = 256,
           value_parser = clap::value_parser!(u32).range(0..=65_536))]
     pub payload_memory_mib: u32,

@@ -128,7 +128,7 @@ counters! {
         evicted,
         /// Flows still open when the input ended.
         open_at_end,
-        /// Flows that got no payload buffer because the payload memory cap was reached.
+        /// Flows whose payload prefix stopped short because the payload memory budget was spent.
         payload_buffer_cap_hit,
         /// ICMP errors tied back to a flow in the table.
         icmp_errors_matched,

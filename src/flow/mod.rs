@@ -142,7 +142,7 @@ pub struct FlowConfig {
     pub max_flows: usize,
     /// Payload kept per direction for the inspectors.
     pub payload_prefix_bytes: usize,
-    /// Memory for payload prefixes in all; flows beyond it keep none (counted).
+    /// Memory for payload prefixes in all; when it is spent, prefixes stop growing (counted).
     pub payload_memory_bytes: usize,
     /// Whether the VLAN stack is part of the flow key.
     pub vlan_in_key: bool,

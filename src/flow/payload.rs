@@ -1,10 +1,11 @@
 //! The first bytes of each direction's payload, in sequence order, for the inspectors.
 //!
-//! Each direction gets a buffer of `payload_prefix_bytes` from a pool (so steady-state traffic
-//! allocates nothing) and a bitmap of the bytes received. Retransmitted and overlapping bytes keep
+//! Each direction gets a buffer from a pool (so steady-state traffic allocates nothing) that grows
+//! as its payload arrives, up to `payload_prefix_bytes`. Retransmitted and overlapping bytes keep
 //! their first copy; out-of-order segments wait in place until the hole before them fills. Only
 //! the contiguous part from the first byte is handed to the inspectors; a hole that never filled
-//! is reported as a gap. A pool with a memory cap decides how many flows get a buffer at all.
+//! is reported as a gap. Every byte of buffer is taken from one memory budget: when it is spent, a
+//! prefix stops growing and says so (`starved`), and the run counts it.
 
 /// One direction's prefix.
 ///
@@ -24,18 +25,20 @@ pub struct Prefix {
     beyond: bool,
     /// Datagrams stored (UDP keeps the first datagram only).
     datagrams: u32,
+    /// The memory budget ran out before the prefix was complete.
+    starved: bool,
 }
 
 impl Prefix {
     fn new(cap: usize) -> Self {
         Self {
-            // Reserved, not written: untouched pages cost no memory.
-            data: Vec::with_capacity(cap),
+            data: Vec::new(),
             bits: Vec::new(),
             cap,
             contiguous: 0,
             beyond: false,
             datagrams: 0,
+            starved: false,
         }
     }
 
@@ -44,10 +47,36 @@ impl Prefix {
         self.contiguous = 0;
         self.beyond = false;
         self.datagrams = 0;
+        self.starved = false;
     }
 
-    fn cap(&self) -> usize {
-        self.cap
+    /// Bytes of memory this buffer holds.
+    fn held(&self) -> usize {
+        self.data.capacity() + self.bits.capacity() * 8
+    }
+
+    /// Makes room for `len` bytes of data, taking the growth from the pool's budget. Returns how
+    /// many bytes fit (fewer when the budget is spent).
+    fn room(&mut self, len: usize, pool: &mut Pool) -> usize {
+        let have = self.data.capacity();
+        if len <= have {
+            return len;
+        }
+        // Grow geometrically from a small start, never past the prefix size.
+        let want = len.max(have * 2).max(MIN_GROWTH).min(self.cap);
+        if pool.reserve(want - have) {
+            self.data.reserve_exact(want - self.data.len());
+            pool.adjust(self.data.capacity(), have + (want - have));
+            len.min(self.data.capacity())
+        } else {
+            self.starved = true;
+            have
+        }
+    }
+
+    /// Whether the memory budget stopped this prefix short.
+    pub fn is_starved(&self) -> bool {
+        self.starved
     }
 
     fn has(&self, i: usize) -> bool {
@@ -65,8 +94,9 @@ impl Prefix {
         }
     }
 
-    /// Adds stream bytes at `offset` from the first byte of the direction.
-    pub fn add(&mut self, offset: u64, bytes: &[u8]) {
+    /// Adds stream bytes at `offset` from the first byte of the direction; memory for them comes
+    /// from `pool`'s budget.
+    pub fn add(&mut self, offset: u64, bytes: &[u8], pool: &mut Pool) {
         let cap = self.cap;
         let Ok(start) = usize::try_from(offset) else {
             return;
@@ -75,6 +105,13 @@ impl Prefix {
             return;
         }
         let take = bytes.get(..cap - start).unwrap_or(bytes);
+        let fits = self.room(start + take.len(), pool);
+        let Some(take) = take.get(..fits.saturating_sub(start)) else {
+            return;
+        };
+        if take.is_empty() {
+            return;
+        }
         let end = start + take.len();
         if start == self.contiguous && !self.beyond {
             // In order with nothing waiting: one copy.
@@ -87,10 +124,20 @@ impl Prefix {
             return; // a retransmission of bytes we have (first copy wins)
         }
         if !self.beyond {
-            // First out-of-order bytes: start tracking which bytes beyond `contiguous` arrived.
+            // First out-of-order bytes: track which bytes beyond `contiguous` arrived.
+            let words = cap.div_ceil(64);
+            if self.bits.capacity() < words {
+                if !pool.reserve(words * 8) {
+                    self.starved = true;
+                    return;
+                }
+                let before = self.bits.capacity() * 8;
+                self.bits.reserve_exact(words - self.bits.len());
+                pool.adjust(self.bits.capacity() * 8, before + words * 8);
+            }
             self.beyond = true;
             self.bits.clear();
-            self.bits.resize(cap.div_ceil(64), 0);
+            self.bits.resize(words, 0);
         }
         if self.data.len() < end {
             self.data.resize(end, 0);
@@ -111,9 +158,9 @@ impl Prefix {
     }
 
     /// Stores a datagram (only the first one of the direction is kept).
-    pub fn add_datagram(&mut self, bytes: &[u8]) {
+    pub fn add_datagram(&mut self, bytes: &[u8], pool: &mut Pool) {
         if self.datagrams == 0 {
-            self.add(0, bytes);
+            self.add(0, bytes, pool);
         }
         self.datagrams = self.datagrams.saturating_add(1);
     }
@@ -133,7 +180,10 @@ impl Prefix {
     }
 }
 
-/// Buffers handed out to flows, bounded by a memory cap.
+/// A new buffer's first allocation; it doubles from there up to the prefix size.
+const MIN_GROWTH: usize = 256;
+
+/// Buffers handed out to flows, and the memory budget all their bytes come from.
 #[derive(Debug)]
 pub struct Pool {
     /// Boxed, so a flow holds 8 bytes per direction rather than the buffer's bookkeeping.
@@ -143,31 +193,24 @@ pub struct Pool {
     )]
     free: Vec<Box<Prefix>>,
     cap_bytes: usize,
-    max_buffers: usize,
-    in_use: usize,
+    /// Bytes not yet held by any buffer (in use or free).
+    available: usize,
 }
 
 impl Pool {
     pub fn new(prefix_bytes: usize, memory_bytes: usize) -> Self {
-        let per = prefix_bytes + prefix_bytes.div_ceil(8);
         Self {
             free: Vec::new(),
             cap_bytes: prefix_bytes,
-            max_buffers: if prefix_bytes == 0 {
-                0
-            } else {
-                memory_bytes / per.max(1)
-            },
-            in_use: 0,
+            available: memory_bytes,
         }
     }
 
-    /// A cleared buffer, or `None` when the memory cap is reached (or prefixes are off).
+    /// A cleared buffer (it grows as payload arrives), or `None` when prefixes are off.
     pub fn take(&mut self) -> Option<Box<Prefix>> {
-        if self.in_use >= self.max_buffers {
+        if self.cap_bytes == 0 {
             return None;
         }
-        self.in_use += 1;
         Some(match self.free.pop() {
             Some(mut p) => {
                 p.reset();
@@ -177,10 +220,29 @@ impl Pool {
         })
     }
 
+    /// Takes a buffer back (every buffer came from `take`, so all have this pool's size).
     pub fn give(&mut self, p: Box<Prefix>) {
-        self.in_use = self.in_use.saturating_sub(1);
-        if p.cap() == self.cap_bytes {
-            self.free.push(p);
+        self.free.push(p);
+    }
+
+    /// Takes `n` bytes from the budget; when it is short, frees idle buffers first.
+    fn reserve(&mut self, n: usize) -> bool {
+        while self.available < n {
+            match self.free.pop() {
+                Some(p) => self.available += p.held(),
+                None => return false,
+            }
+        }
+        self.available -= n;
+        true
+    }
+
+    /// The allocator gave `got` bytes where `asked` were reserved: settle the difference.
+    fn adjust(&mut self, got: usize, asked: usize) {
+        if got > asked {
+            self.available = self.available.saturating_sub(got - asked);
+        } else {
+            self.available += asked - got;
         }
     }
 }
@@ -193,27 +255,37 @@ mod tests {
     fn reorders_and_keeps_first_copy() {
         let mut pool = Pool::new(16, 1 << 20);
         let mut p = pool.take().unwrap();
-        p.add(4, b"EFGH");
+        p.add(4, b"EFGH", &mut pool);
         assert_eq!(p.bytes(), b"");
         assert!(p.has_gap());
-        p.add(0, b"ABCD");
+        p.add(0, b"ABCD", &mut pool);
         assert_eq!(p.bytes(), b"ABCDEFGH");
         assert!(!p.has_gap());
-        p.add(2, b"xxxxxxIJ");
+        p.add(2, b"xxxxxxIJ", &mut pool);
         assert_eq!(p.bytes(), b"ABCDEFGHIJ");
-        p.add(8, b"KLMNOPQRSTUV");
+        p.add(8, b"KLMNOPQRSTUV", &mut pool);
         assert_eq!(p.bytes(), b"ABCDEFGHIJMNOPQR");
         assert!(p.is_full());
     }
 
     #[test]
-    fn pool_respects_memory_cap() {
-        let mut pool = Pool::new(1024, 3 * 1200);
-        let a = pool.take().unwrap();
-        let _b = pool.take().unwrap();
-        let _c = pool.take().unwrap();
-        assert!(pool.take().is_none());
+    fn the_budget_bounds_all_buffers() {
+        let mut pool = Pool::new(4096, 3000);
+        let mut a = pool.take().unwrap();
+        let mut b = pool.take().unwrap();
+        a.add(0, &[1; 2000], &mut pool);
+        assert_eq!(a.bytes().len(), 2000);
+        assert!(!a.is_starved());
+        // 2048 bytes held by `a`; `b` can grow to what is left, then starves.
+        b.add(0, &[2; 2000], &mut pool);
+        assert!(b.bytes().len() < 2000);
+        assert!(b.is_starved());
+        assert!(a.held() + b.held() <= 3000);
+        // Returned buffers are reused without new memory.
         pool.give(a);
-        assert!(pool.take().is_some());
+        let mut c = pool.take().unwrap();
+        c.add(0, &[3; 100], &mut pool);
+        assert_eq!(c.bytes().len(), 100);
+        assert!(!c.is_starved());
     }
 }

@@ -632,17 +632,18 @@ impl FlowTable {
             } else {
                 &mut f.prefix_b
             };
-            if prefix.is_none() && !f.payload_cap_hit {
+            if prefix.is_none() {
                 *prefix = self.pool.take();
-                if prefix.is_none() {
-                    f.payload_cap_hit = true;
-                    cap_hit = true;
-                }
             }
             if let Some(p) = prefix
                 && !p.is_full()
+                && !p.is_starved()
             {
-                p.add(data_rel.saturating_sub(1), t.payload);
+                p.add(data_rel.saturating_sub(1), t.payload, &mut self.pool);
+                if p.is_starved() && !f.payload_cap_hit {
+                    f.payload_cap_hit = true;
+                    cap_hit = true;
+                }
             }
         }
 
@@ -716,15 +717,15 @@ impl FlowTable {
                 } else {
                     &mut f.prefix_b
                 };
-                if prefix.is_none() && !f.payload_cap_hit && !u.payload.is_empty() {
+                if prefix.is_none() && !u.payload.is_empty() {
                     *prefix = self.pool.take();
-                    if prefix.is_none() {
+                }
+                if let Some(p) = prefix {
+                    p.add_datagram(u.payload, &mut self.pool);
+                    if p.is_starved() && !f.payload_cap_hit {
                         f.payload_cap_hit = true;
                         cap_hit = true;
                     }
-                }
-                if let Some(p) = prefix {
-                    p.add_datagram(u.payload);
                 }
             }
         }
