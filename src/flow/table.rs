@@ -5,7 +5,9 @@
 //! eviction under the cap takes the head closest to its deadline. The slab and index grow to the
 //! cap and are reused afterwards; nothing per packet allocates in steady state.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use super::conn_state::{self, SideSummary};
 use super::history::{History, mask};
@@ -37,43 +39,46 @@ enum Timer {
 }
 const TIMERS: usize = 7;
 
+/// One open flow. `repr(C)` keeps the fields every packet reads first (the key the index
+/// compares, the timer and the times the expiry check reads) in the first cache line.
+#[repr(C)]
 struct Flow {
     key: FlowKey,
-    id: u64,
+    timer: Timer,
     /// Whether the originator is the key's side `a`.
     orig_is_a: bool,
-    start: Timestamp,
-    last: Timestamp,
-    /// When the originator's first SYN armed the attempt timer.
-    attempt_start: Option<Timestamp>,
     kind: Kind,
-    ip_proto: u8,
-    vlans: Vlans,
-    orig: Endpoint,
-    resp: Endpoint,
-    history: History,
-    /// Index of this flow's ICMP refusals in the table's side list, or `NIL` (most flows have
-    /// none, so they are not kept inline).
-    refusals: u32,
     /// A close that ends the flow after the linger (both closed, or a reset).
     complete: bool,
     long_timeout: bool,
     saw_syn: bool,
     truncated: bool,
-    late_packets: u64,
     payload_cap_hit: bool,
-    prefix_a: Option<Box<Prefix>>,
-    prefix_b: Option<Box<Prefix>>,
-    ooo_a: Ooo,
-    ooo_b: Ooo,
-    timer: Timer,
+    live: bool,
+    last: Timestamp,
     /// When the flow was put at the tail of its list. Lists are ordered by this time; a flow
     /// active since then is moved back only when it reaches the head (once per timeout at most),
     /// so a packet costs no list work.
     queued_at: Timestamp,
+    /// When the originator's first SYN armed the attempt timer.
+    attempt_start: Option<Timestamp>,
+    prefix_a: Option<Box<Prefix>>,
+    prefix_b: Option<Box<Prefix>>,
     prev: u32,
     next: u32,
-    live: bool,
+    /// Index of this flow's ICMP refusals in the table's side list, or `NIL` (most flows have
+    /// none, so they are not kept inline).
+    refusals: u32,
+    ip_proto: u8,
+    vlans: Vlans,
+    orig: Endpoint,
+    resp: Endpoint,
+    history: History,
+    start: Timestamp,
+    id: u64,
+    late_packets: u64,
+    ooo_a: Ooo,
+    ooo_b: Ooo,
 }
 
 #[derive(Clone, Copy)]
@@ -87,7 +92,11 @@ pub struct FlowTable {
     config: FlowConfig,
     flows: Vec<Flow>,
     free: Vec<u32>,
-    index: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
+    /// Slots of the open flows by the hash of their key; the key itself is read from the slab,
+    /// which the packet needs anyway, so an entry is 4 bytes and the index stays in cache.
+    index: HashTable<u32>,
+    /// Randomly seeded: senders choose the keys.
+    hasher: foldhash::fast::RandomState,
     lists: [List; TIMERS],
     pool: Pool,
     /// ICMP refusals of the flows that have any, with a free list (at most one per flow).
@@ -105,10 +114,8 @@ impl FlowTable {
         Self {
             flows: Vec::with_capacity(reserve),
             free: Vec::new(),
-            index: HashMap::with_capacity_and_hasher(
-                reserve,
-                foldhash::fast::RandomState::default(),
-            ),
+            index: HashTable::with_capacity(reserve),
+            hasher: foldhash::fast::RandomState::default(),
             lists: [List {
                 head: NIL,
                 tail: NIL,
@@ -235,6 +242,33 @@ impl FlowTable {
         }
     }
 
+    // ---- the index ----------------------------------------------------------------------------
+
+    fn find(&self, key: &FlowKey) -> Option<u32> {
+        let flows = &self.flows;
+        self.index
+            .find(self.hasher.hash_one(key), |&s| {
+                flows.get(s as usize).is_some_and(|f| f.key == *key)
+            })
+            .copied()
+    }
+
+    fn index_insert(&mut self, key: &FlowKey, slot: u32) {
+        let (flows, hasher) = (&self.flows, &self.hasher);
+        self.index.insert_unique(hasher.hash_one(key), slot, |&s| {
+            flows.get(s as usize).map_or(0, |f| hasher.hash_one(f.key))
+        });
+    }
+
+    fn index_remove(&mut self, key: &FlowKey, slot: u32) {
+        if let Ok(e) = self
+            .index
+            .find_entry(self.hasher.hash_one(key), |&s| s == slot)
+        {
+            e.remove();
+        }
+    }
+
     // ---- list maintenance -------------------------------------------------------------------
 
     fn unlink(&mut self, slot: u32) {
@@ -317,7 +351,7 @@ impl FlowTable {
         };
         f.refusals = NIL;
         let rec = record(f, reason, refusals);
-        self.index.remove(&key);
+        self.index_remove(&key, slot);
         self.free.push(slot);
         match reason {
             EndReason::Closed | EndReason::Attempt | EndReason::Reused => st.ended += 1,
@@ -411,7 +445,7 @@ impl FlowTable {
                 u32::try_from(self.flows.len() - 1).unwrap_or(NIL)
             }
         };
-        self.index.insert(key, slot);
+        self.index_insert(&key, slot);
         let timer = self
             .flows
             .get(slot as usize)
@@ -429,7 +463,7 @@ impl FlowTable {
         st: &mut FlowStats,
         out: &mut Vec<FlowRecord>,
     ) -> Option<u32> {
-        let slot = *self.index.get(key)?;
+        let slot = self.find(key)?;
         let f = self.flows.get(slot as usize)?;
         if self.deadline(f) <= now {
             let reason = reason_for(f.timer);
@@ -801,11 +835,7 @@ impl FlowTable {
             self.key_vlans(pkt),
             false,
         );
-        let Some(f) = self
-            .index
-            .get(&key)
-            .and_then(|&s| self.flows.get_mut(s as usize))
-        else {
+        let Some(f) = self.find(&key).and_then(|s| self.flows.get_mut(s as usize)) else {
             st.icmp_errors_unmatched += 1;
             return;
         };
