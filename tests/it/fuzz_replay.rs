@@ -2,130 +2,13 @@
 //! (`fuzz/regressions/<target>/`) through the same calls the cargo-fuzz targets make, so plain
 //! `cargo test` on stable Rust keeps every input the fuzzers found handled.
 //!
-//! Each `run_*` function repeats its target in `fuzz/fuzz_targets/` line for line; change both
-//! together.
+//! The targets and this file call the same functions, `exaudit::testkit::fuzzing::*`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use exaudit::decode::{DecodeConfig, Decoder};
-use exaudit::flow::{FlowConfig, FlowTable, Timeouts};
-use exaudit::report::{JsonlReport, Report, Summary, TableReport};
-use exaudit::source::{LinkType, RawPacket};
-use exaudit::stats::FlowStats;
-use exaudit::time::{Duration, Timestamp};
-
-/// `fuzz/fuzz_targets/capture.rs`. Returns the analysis so the caller can look at it.
-fn run_capture(data: &[u8]) -> exaudit::Analysis {
-    let flow = FlowConfig {
-        max_flows: 64,
-        payload_prefix_bytes: 256,
-        payload_memory_bytes: 1 << 16,
-        ..Default::default()
-    };
-    let a = exaudit::analyse(
-        "fuzz",
-        Box::new(std::io::Cursor::new(data.to_vec())),
-        Default::default(),
-        flow,
-    );
-    let (mut jsonl, mut table, mut out) =
-        (JsonlReport::default(), TableReport::new(false), Vec::new());
-    for rec in &a.flows {
-        let _ = jsonl.flow(&mut out, rec);
-        let _ = table.flow(&mut out, rec);
-    }
-    let first_ts = a.flows.iter().map(|f| f.start).min();
-    let last_ts = a.flows.iter().map(|f| f.last).max();
-    let input_errors = u64::try_from(a.errors.len()).unwrap_or(u64::MAX);
-    let summary = Summary {
-        inputs: vec!["fuzz".into()],
-        input_errors,
-        first_ts,
-        last_ts,
-        stats: &a.stats,
-    };
-    let _ = jsonl.finish(&mut out, &summary);
-    let _ = table.finish(&mut out, &summary);
-    a.errors.iter().for_each(|e| drop(e.to_string()));
-    a.warnings.iter().for_each(|w| drop(w.to_string()));
-    a
-}
-
-/// `fuzz/fuzz_targets/decode.rs`.
-fn run_decode(data: &[u8]) {
-    let Some((&sel, frame)) = data.split_first() else {
-        return;
-    };
-    let link = LinkType::SUPPORTED[usize::from(sel & 0x0f) % LinkType::SUPPORTED.len()];
-    let mut decoder = Decoder::new(DecodeConfig {
-        verify_checksums: sel & 0x10 != 0,
-        ..Default::default()
-    });
-    let mut table = FlowTable::new(FlowConfig {
-        max_flows: 4,
-        ..Default::default()
-    });
-    let (mut st, mut out) = (FlowStats::default(), Vec::new());
-    let ts = Timestamp::from_parts(1_767_603_600, 0, 1);
-    let cut = u32::from(sel & 0x20 != 0) * 100;
-    let orig_len = u32::try_from(frame.len())
-        .unwrap_or(u32::MAX)
-        .saturating_add(cut);
-    if let Some(d) = decoder.decode(&RawPacket {
-        ts,
-        link,
-        data: frame,
-        orig_len,
-    }) {
-        table.observe(ts, &d, cut > 0, &mut st, &mut out);
-    }
-    table.finish(&mut st, &mut out);
-}
-
-/// `fuzz/fuzz_targets/flow_sequence.rs`.
-fn run_flow_sequence(data: &[u8]) {
-    let s = Duration::from_secs;
-    let timeouts = Timeouts {
-        tcp_handshake: s(4),
-        tcp_established: s(8),
-        udp: s(2),
-        icmp: s(2),
-        other: s(2),
-        close_delay: s(1),
-        attempt: s(2),
-    };
-    let mut table = FlowTable::new(FlowConfig {
-        max_flows: 4,
-        payload_prefix_bytes: 32,
-        payload_memory_bytes: 128,
-        timeouts,
-        ..Default::default()
-    });
-    let mut decoder = Decoder::new(DecodeConfig {
-        max_fragmented_datagrams: 4,
-        fragment_timeout: s(3),
-        ..Default::default()
-    });
-    let (mut st, mut out) = (FlowStats::default(), Vec::new());
-    let (mut now, mut rest) = (Timestamp::from_parts(1_767_603_600, 0, 1), data);
-    while let Some((&[dt, hi, lo], tail)) = rest.split_first_chunk::<3>() {
-        let (pkt, tail) = tail.split_at(usize::from(u16::from_be_bytes([hi, lo])).min(tail.len()));
-        rest = tail;
-        now = now.saturating_add(Duration::from_millis(u64::from(dt) * 50));
-        let orig_len = u32::try_from(pkt.len()).unwrap_or(u32::MAX);
-        if let Some(d) = decoder.decode(&RawPacket {
-            ts: now,
-            link: LinkType::RAW,
-            data: pkt,
-            orig_len,
-        }) {
-            table.observe(now, &d, false, &mut st, &mut out);
-        }
-        out.drain(..).for_each(|rec| table.recycle(rec));
-    }
-    table.finish(&mut st, &mut out);
-}
+use exaudit::testkit::fuzzing::flow_sequence as run_flow_sequence;
+use exaudit::testkit::fuzzing::{capture as run_capture, decode as run_decode};
 
 fn fuzz_dir(kind: &str, target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

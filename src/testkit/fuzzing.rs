@@ -1,0 +1,129 @@
+//! What each cargo-fuzz target runs, as library functions: the targets in `fuzz/fuzz_targets/`
+//! are one call each, and `tests/it/fuzz_replay.rs` replays the committed corpora and regressions
+//! through the same functions on stable Rust.
+
+use crate::decode::{DecodeConfig, Decoder};
+use crate::flow::{FlowConfig, FlowTable, Timeouts};
+use crate::report::{JsonlReport, Report, Summary, TableReport};
+use crate::source::{LinkType, RawPacket};
+use crate::stats::FlowStats;
+use crate::time::{Duration, Timestamp};
+
+/// Any bytes as a capture file: source → decode → flow, then every record and the summary
+/// through the JSONL and table reports, so their formatting runs too.
+pub fn capture(data: &[u8]) -> crate::Analysis {
+    let flow = FlowConfig {
+        max_flows: 64,
+        payload_prefix_bytes: 256,
+        payload_memory_bytes: 1 << 16,
+        ..Default::default()
+    };
+    let a = crate::analyse(
+        "fuzz",
+        Box::new(std::io::Cursor::new(data.to_vec())),
+        Default::default(),
+        flow,
+    );
+    let (mut jsonl, mut table, mut out) =
+        (JsonlReport::default(), TableReport::new(false), Vec::new());
+    for rec in &a.flows {
+        let _ = jsonl.flow(&mut out, rec);
+        let _ = table.flow(&mut out, rec);
+    }
+    let summary = Summary {
+        inputs: vec!["fuzz".into()],
+        input_errors: u64::try_from(a.errors.len()).unwrap_or(u64::MAX),
+        first_ts: a.flows.iter().map(|f| f.start).min(),
+        last_ts: a.flows.iter().map(|f| f.last).max(),
+        stats: &a.stats,
+    };
+    let _ = jsonl.finish(&mut out, &summary);
+    let _ = table.finish(&mut out, &summary);
+    a.errors.iter().for_each(|e| drop(e.to_string()));
+    a.warnings.iter().for_each(|w| drop(w.to_string()));
+    a
+}
+
+/// One packet: the first byte picks the link type (low 4 bits, modulo the supported list),
+/// checksum verification (bit 4) and whether the snaplen cut it (bit 5); the rest is the frame.
+/// The decoded packet goes through a flow table, which is then drained.
+pub fn decode(data: &[u8]) {
+    let Some((&sel, frame)) = data.split_first() else {
+        return;
+    };
+    let n = LinkType::SUPPORTED.len();
+    let link = LinkType::SUPPORTED
+        .get(usize::from(sel & 0x0f) % n)
+        .copied()
+        .unwrap_or(LinkType::ETHERNET);
+    let mut decoder = Decoder::new(DecodeConfig {
+        verify_checksums: sel & 0x10 != 0,
+        ..Default::default()
+    });
+    let mut table = FlowTable::new(FlowConfig {
+        max_flows: 4,
+        ..Default::default()
+    });
+    let (mut st, mut out) = (FlowStats::default(), Vec::new());
+    let ts = Timestamp::from_parts(1_767_603_600, 0, 1);
+    let cut = u32::from(sel & 0x20 != 0) * 100;
+    let orig_len = u32::try_from(frame.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(cut);
+    if let Some(d) = decoder.decode(&RawPacket {
+        ts,
+        link,
+        data: frame,
+        orig_len,
+    }) {
+        table.observe(ts, &d, cut > 0, &mut st, &mut out);
+    }
+    table.finish(&mut st, &mut out);
+}
+
+/// A sequence of raw IP packets into one small flow table, so eviction, expiry, reuse, the
+/// payload pool and fragment reassembly run. Each packet is `[dt, len_hi, len_lo, bytes…]`:
+/// the clock moves forward dt × 50 ms, then `len` bytes (or what is left) are one packet.
+pub fn flow_sequence(data: &[u8]) {
+    let s = Duration::from_secs;
+    let timeouts = Timeouts {
+        tcp_handshake: s(4),
+        tcp_established: s(8),
+        udp: s(2),
+        icmp: s(2),
+        other: s(2),
+        close_delay: s(1),
+        attempt: s(2),
+    };
+    let mut table = FlowTable::new(FlowConfig {
+        max_flows: 4,
+        payload_prefix_bytes: 32,
+        payload_memory_bytes: 128,
+        timeouts,
+        ..Default::default()
+    });
+    let mut decoder = Decoder::new(DecodeConfig {
+        max_fragmented_datagrams: 4,
+        fragment_timeout: s(3),
+        ..Default::default()
+    });
+    let (mut st, mut out) = (FlowStats::default(), Vec::new());
+    let (mut now, mut rest) = (Timestamp::from_parts(1_767_603_600, 0, 1), data);
+    while let Some((&[dt, hi, lo], tail)) = rest.split_first_chunk::<3>() {
+        let len = usize::from(u16::from_be_bytes([hi, lo])).min(tail.len());
+        let (pkt, tail) = tail.split_at(len);
+        rest = tail;
+        now = now.saturating_add(Duration::from_millis(u64::from(dt) * 50));
+        let orig_len = u32::try_from(pkt.len()).unwrap_or(u32::MAX);
+        if let Some(d) = decoder.decode(&RawPacket {
+            ts: now,
+            link: LinkType::RAW,
+            data: pkt,
+            orig_len,
+        }) {
+            table.observe(now, &d, false, &mut st, &mut out);
+        }
+        out.drain(..).for_each(|rec| table.recycle(rec));
+    }
+    table.finish(&mut st, &mut out);
+}
