@@ -26,4 +26,4 @@ pub mod testkit;
 
 mod run;
 
-pub use run::{Analysis, Config, Format, InputError, Outcome, analyse, run};
+pub use run::{Analysis, Config, Format, InputError, Outcome, analyse, error_line, run};

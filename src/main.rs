@@ -18,7 +18,11 @@ fn main() -> ExitCode {
         Err(err) => {
             #[allow(clippy::print_stderr, reason = "main is where errors reach the user")]
             {
-                eprintln!("exaudit: {err:#}");
+                let chain: Vec<String> = err
+                    .chain()
+                    .map(|e| exaudit::error_line(&StrError(e.to_string())))
+                    .collect();
+                eprintln!("exaudit: {}", chain.join(": "));
             }
             ExitCode::from(2)
         }
@@ -56,3 +60,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
     }
 }
+
+/// One link of an error chain as an error of its own, to format it like the library does.
+#[derive(Debug)]
+struct StrError(String);
+
+impl std::fmt::Display for StrError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StrError {}

@@ -66,20 +66,27 @@ pub enum InputError {
     Output(#[source] io::Error),
 }
 
-/// One diagnostic line: `exaudit: <message>` with the error's causes joined by ": ".
-fn diag_line(diag: &mut dyn Write, prefix: &str, err: &dyn std::error::Error) {
-    let mut line = format!("exaudit: {prefix}{err}");
+/// An error and its causes on one line, joined by ": ", in the form of STYLE §5 (system
+/// messages lower-cased, without their "(os error N)").
+pub fn error_line(err: &dyn std::error::Error) -> String {
+    let mut line = plain_io_message(&err.to_string());
     let mut src = err.source();
     while let Some(s) = src {
         line.push_str(": ");
         line.push_str(&plain_io_message(&s.to_string()));
         src = s.source();
     }
-    // A diagnostic that cannot be written has nowhere else to go.
-    let _ = writeln!(diag, "{line}");
+    line
 }
 
-/// `No such file or directory (os error 2)` → `no such file or directory`.
+/// One diagnostic line: `exaudit: <message>`.
+fn diag_line(diag: &mut dyn Write, prefix: &str, err: &dyn std::error::Error) {
+    // A diagnostic that cannot be written has nowhere else to go.
+    let _ = writeln!(diag, "exaudit: {prefix}{}", error_line(err));
+}
+
+/// `No such file or directory (os error 2)` → `no such file or directory`; exaudit's own
+/// messages already start in lower case and pass through unchanged.
 fn plain_io_message(m: &str) -> String {
     let m = match m.find(" (os error ") {
         Some(i) => &m[..i],

@@ -216,7 +216,15 @@ impl Report for TableReport {
                 line.push_str(&cell);
             }
         }
-        writeln!(out, "{line}")?;
+        writeln!(
+            out,
+            "{}",
+            if line.trim().is_empty() {
+                "  none"
+            } else {
+                &line
+            }
+        )?;
         let ends = [
             "closed",
             "unanswered",
@@ -231,11 +239,16 @@ impl Report for TableReport {
                 line.push_str(&format!(" {name} {}", thousands(n)));
             }
         }
-        writeln!(out, "  ended by:{line}")?;
+        if !line.trim().is_empty() {
+            writeln!(out, "  ended by:{line}")?;
+        }
         writeln!(out)?;
 
         let mut hosts: Vec<(&IpAddr, &Tally)> = self.hosts.iter().collect();
         hosts.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
+        if hosts.is_empty() {
+            return self.input_section(out, st);
+        }
         self.heading(out, "Top talkers (IP bytes)")?;
         writeln!(
             out,
@@ -276,7 +289,12 @@ impl Report for TableReport {
             writeln!(out, "  ({} more not tracked)", thousands(self.untracked))?;
         }
         writeln!(out)?;
+        self.input_section(out, st)
+    }
+}
 
+impl TableReport {
+    fn input_section(&self, out: &mut dyn Write, st: &crate::stats::Stats) -> io::Result<()> {
         self.heading(out, "Input and decoding")?;
         let mut any = false;
         let groups = [
