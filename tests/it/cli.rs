@@ -118,7 +118,10 @@ fn unreadable_file_is_reported() {
         .map(|o| stdout(&o).trim() == "0");
     if is_root.unwrap_or(false) {
         if Command::new("setpriv").arg("--version").output().is_err() {
-            eprintln!("skipped: permission test (running as root without setpriv)");
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: permission test (running as root without setpriv)"
+            );
             return;
         }
         std::fs::set_permissions(

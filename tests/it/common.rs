@@ -12,9 +12,14 @@ pub fn shared() -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
-/// Prints why a test that needs `../shared` did nothing.
+/// Says why a test that needs `../shared` did nothing. Written to the stderr handle directly:
+/// the test harness captures `eprintln!` of passing tests, and this must be seen.
 pub fn skipped(what: &str) {
-    eprintln!("skipped: {what} (../shared is not present)");
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {what} (../shared is not present)"
+    );
 }
 
 /// Runs the pipeline over capture bytes.

@@ -311,7 +311,11 @@ fn flow_table_agrees_with_zeek_conn_log() {
             )),
         }
     }
-    eprintln!("zeek agreement: {rows_ok} of {rows_total} rows identical");
+    // Written past the harness's capture, so the figure shows in every run's log.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!("zeek agreement: {rows_ok} of {rows_total} rows identical\n").as_bytes(),
+    );
     assert!(
         report.is_empty(),
         "differences from Zeek:\n{}",
