@@ -20,6 +20,19 @@ pub fn community_id(
     ip_proto: u8,
     icmp: Option<(u8, u8)>,
 ) -> String {
+    let b = community_id_bytes(seed, src, dst, ip_proto, icmp);
+    // Only "1:" and base64 characters are written.
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+/// The Community ID as its 30 ASCII bytes, without allocating (the JSON writer's path).
+pub fn community_id_bytes(
+    seed: u16,
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    ip_proto: u8,
+    icmp: Option<(u8, u8)>,
+) -> [u8; 30] {
     let (mut s, mut d) = (src, dst);
     let mut one_way = false;
     if let Some((ty, code)) = icmp {
@@ -50,9 +63,11 @@ pub fn community_id(
         h.update(d.1.to_be_bytes());
     }
     let digest = h.finalize();
-    let mut out = String::with_capacity(30);
-    out.push_str("1:");
-    base64::engine::general_purpose::STANDARD.encode_string(digest, &mut out);
+    let mut out = [0u8; 30];
+    out[0] = b'1';
+    out[1] = b':';
+    // 20 bytes of SHA-1 are 28 characters of padded base64: exactly the space left.
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest, &mut out[2..]);
     out
 }
 

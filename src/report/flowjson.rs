@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use super::{flow_community_id, proto_name};
+use super::{flow_community_id_bytes, proto_name};
 use crate::flow::{EndReason, FlowRecord};
 use crate::time::Timestamp;
 
@@ -73,7 +73,9 @@ pub fn write_flow(buf: &mut Vec<u8>, rec: &FlowRecord) {
     key(buf, "flow_id");
     int(buf, rec.id);
     key(buf, "community_id");
-    string(buf, &flow_community_id(rec));
+    buf.push(b'"');
+    buf.extend_from_slice(&flow_community_id_bytes(rec));
+    buf.push(b'"');
     key(buf, "proto");
     string(buf, proto_name(rec));
     key(buf, "ip_proto");

@@ -11,7 +11,7 @@ mod table;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-pub use community_id::community_id;
+pub use community_id::{community_id, community_id_bytes};
 pub use json::{JsonReport, JsonlReport};
 pub use table::TableReport;
 
@@ -49,6 +49,11 @@ pub fn proto_name(rec: &FlowRecord) -> &'static str {
 
 /// The Community ID of a finished flow (seed 0).
 pub fn flow_community_id(rec: &FlowRecord) -> String {
+    String::from_utf8_lossy(&flow_community_id_bytes(rec)).into_owned()
+}
+
+/// The same, as bytes on the stack.
+pub fn flow_community_id_bytes(rec: &FlowRecord) -> [u8; 30] {
     let icmp = match rec.kind {
         Kind::Icmp { .. } => Some((
             u8::try_from(rec.orig.1).unwrap_or(u8::MAX),
@@ -56,7 +61,7 @@ pub fn flow_community_id(rec: &FlowRecord) -> String {
         )),
         _ => None,
     };
-    community_id(0, rec.orig, rec.resp, rec.ip_proto, icmp)
+    community_id_bytes(0, rec.orig, rec.resp, rec.ip_proto, icmp)
 }
 
 /// Formats a timestamp for output (RFC 3339, UTC, microseconds).
