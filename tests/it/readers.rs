@@ -138,3 +138,34 @@ fn encap_of(i: usize) -> exaudit::testkit::Encap {
         _ => Encap::Erspan2(a, b),
     }
 }
+
+/// MPLS (a label stack, bottom-of-stack bit on the last) and VN-Tag between Ethernet and IP.
+#[test]
+fn mpls_and_vntag_frames() {
+    let mut ip_only = Capture::new();
+    ip_only.encap(exaudit::testkit::Encap::Raw(exaudit::source::LinkType::RAW));
+    ip_only.udp(addr("10.1.0.50:53000"), addr("10.1.0.2:53"), b"query");
+    let ip = ip_only.frames()[0].data.clone();
+    let eth = |ethertype: u16, shim: &[u8]| {
+        let mut f = vec![2, 0, 0, 0, 0, 0xb, 2, 0, 0, 0, 0, 0xa];
+        f.extend_from_slice(&ethertype.to_be_bytes());
+        f.extend_from_slice(shim);
+        f.extend_from_slice(&ip);
+        f
+    };
+    let mut cap = Capture::new();
+    // Two labels: 100 (not bottom), 200 (bottom of stack).
+    cap.push_frame(
+        exaudit::source::LinkType::ETHERNET,
+        eth(0x8847, &[0x00, 0x06, 0x40, 0x40, 0x00, 0x0c, 0x81, 0x40]),
+    );
+    // VN-Tag: 4 bytes of tag, then the IPv4 type.
+    cap.push_frame(
+        exaudit::source::LinkType::ETHERNET,
+        eth(0x8926, &[0x80, 0x01, 0x00, 0x02, 0x08, 0x00]),
+    );
+    let a = analyse_bytes(cap.to_pcap(), Default::default(), Default::default());
+    assert_eq!(a.stats.decode.total(), 0, "{:?}", a.stats.decode);
+    assert_eq!(a.flows.len(), 1);
+    assert_eq!(a.flows[0].orig_counts.pkts, 2);
+}
