@@ -174,10 +174,11 @@ impl Pipeline {
                 self.table
                     .observe(pkt.ts, &d, truncated, &mut self.st, &mut self.done);
             }
-            for rec in self.done.drain(..) {
+            for rec in &mut self.done {
                 sum += black_box(rec.orig_counts.pkts);
                 self.table.recycle(rec);
             }
+            self.done.clear();
         }
         sum
     }
@@ -186,10 +187,11 @@ impl Pipeline {
     fn finish(&mut self) -> u64 {
         let mut sum = 0u64;
         self.table.finish(&mut self.st, &mut self.done);
-        for rec in self.done.drain(..) {
+        for rec in &mut self.done {
             sum += black_box(rec.orig_counts.pkts);
             self.table.recycle(rec);
         }
+        self.done.clear();
         sum
     }
 }

@@ -138,10 +138,11 @@ pub fn run(
             }
             table.observe(ts, &d, truncated, &mut stats.flow, &mut done);
         }
-        for rec in done.drain(..) {
-            report.flow(out, &rec).map_err(InputError::Output)?;
+        for rec in &mut done {
+            report.flow(out, rec).map_err(InputError::Output)?;
             table.recycle(rec);
         }
+        done.clear();
         n += 1;
         if n % 16_384 == 0
             && let Some(pb) = &progress
@@ -164,10 +165,11 @@ pub fn run(
         let _ = writeln!(diag, "exaudit: warning: {w}");
     }
     table.finish(&mut stats.flow, &mut done);
-    for rec in done.drain(..) {
-        report.flow(out, &rec).map_err(InputError::Output)?;
+    for rec in &mut done {
+        report.flow(out, rec).map_err(InputError::Output)?;
         table.recycle(rec);
     }
+    done.clear();
     stats.decode = decoder.stats.clone();
     stats.fragments = decoder.fragments.clone();
     let summary = Summary {

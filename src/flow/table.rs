@@ -212,11 +212,15 @@ impl FlowTable {
         }
     }
 
-    /// Returns a written record's payload buffers to the pool.
-    pub fn recycle(&mut self, rec: FlowRecord) {
-        for p in [rec.orig_payload.prefix, rec.resp_payload.prefix]
-            .into_iter()
-            .flatten()
+    /// Returns a written record's payload buffers to the pool (the record is left without them;
+    /// taking it by reference spares moving the whole record).
+    pub fn recycle(&mut self, rec: &mut FlowRecord) {
+        for p in [
+            rec.orig_payload.prefix.take(),
+            rec.resp_payload.prefix.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             self.pool.give(p);
         }

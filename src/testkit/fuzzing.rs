@@ -123,7 +123,8 @@ pub fn flow_sequence(data: &[u8]) {
         }) {
             table.observe(now, &d, false, &mut st, &mut out);
         }
-        out.drain(..).for_each(|rec| table.recycle(rec));
+        out.iter_mut().for_each(|rec| table.recycle(rec));
+        out.clear();
     }
     table.finish(&mut st, &mut out);
 }

@@ -67,10 +67,11 @@ fn steady_state_packet_path_does_not_allocate() {
             if let Some(d) = decoder.decode(&pkt) {
                 table.observe(ts, &d, false, &mut stats.flow, &mut done);
             }
-            for rec in done.drain(..) {
+            for rec in &mut done {
                 flows += 1;
                 table.recycle(rec);
             }
+            done.clear();
         }
         flows
     };
