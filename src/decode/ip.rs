@@ -200,12 +200,9 @@ fn upper<'a>(
         && l.depth < MAX_TUNNEL_DEPTH
         && u.checksum != Checksum::Bad
     {
-        let port = [u.dst_port, u.src_port].into_iter().find(|p| {
-            matches!(
-                *p,
-                link::VXLAN_PORT | link::GENEVE_PORT | link::GRE_IN_UDP_PORT
-            )
-        });
+        let port = [u.dst_port, u.src_port]
+            .into_iter()
+            .find(|p| link::is_tunnel_port(*p));
         let mut inner_vlans = Vlans::NONE;
         if let Some(port) = port
             && let Some((l3, via_ethernet)) =

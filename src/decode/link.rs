@@ -239,8 +239,10 @@ pub(crate) fn gre<'a>(
     let proto = be16([hdr[2], hdr[3]]);
     let version = flags & 0x0007;
     let routing = flags & 0x4000 != 0;
+    if version == 1 {
+        return pptp(flags, proto, rest, cx).map(|l3| (l3, false));
+    }
     if version != 0 {
-        // Version 1 is PPTP's enhanced GRE: PPP inside, not followed.
         cx.stats.gre_unsupported_protocol += 1;
         return None;
     }
@@ -302,6 +304,16 @@ pub(crate) fn gre<'a>(
 pub(crate) const VXLAN_PORT: u16 = 4789;
 pub(crate) const GENEVE_PORT: u16 = 6081;
 pub(crate) const GRE_IN_UDP_PORT: u16 = 4754;
+pub(crate) const GTP_U_PORT: u16 = 2152;
+pub(crate) const AYIYA_PORT: u16 = 5072;
+
+/// Whether a UDP port is one whose payload `udp_tunnel` opens.
+pub(crate) fn is_tunnel_port(p: u16) -> bool {
+    matches!(
+        p,
+        VXLAN_PORT | GENEVE_PORT | GRE_IN_UDP_PORT | GTP_U_PORT | AYIYA_PORT
+    )
+}
 
 /// The packet inside a UDP tunnel: VXLAN (RFC 7348), Geneve (RFC 8926), GRE-in-UDP (RFC 8086).
 /// `None` when the payload is not a well-formed tunnel header (it is then plain UDP).
@@ -335,6 +347,167 @@ pub(crate) fn udp_tunnel<'a>(
             }
         }
         GRE_IN_UDP_PORT => gre(payload, vlans, cx),
+        GTP_U_PORT => gtp_u(payload).map(|l3| (l3, false)),
+        AYIYA_PORT => ayiya(payload).map(|l3| (l3, false)),
         _ => None,
+    }
+}
+
+/// GTP-U (3GPP TS 29.281): an 8-byte header (version 1, protocol type GTP), 4 more bytes when any
+/// of the E, S or PN flags is set, then extension headers (each `4 × length` bytes, the last byte
+/// naming the next); only G-PDU messages (type 255) carry an IP packet.
+fn gtp_u(payload: &[u8]) -> Option<L3<'_>> {
+    /// Extension headers followed before giving up.
+    const MAX_EXTENSIONS: usize = 8;
+    let (h, mut rest) = payload.split_first_chunk::<8>()?;
+    let flags = h[0];
+    if flags >> 5 != 1 || flags & 0x10 == 0 || h[1] != 0xff {
+        return None;
+    }
+    if flags & 0x07 != 0 {
+        let (opt, tail) = rest.split_first_chunk::<4>()?;
+        rest = tail;
+        let mut next = opt[3];
+        for _ in 0..MAX_EXTENSIONS {
+            if next == 0 {
+                break;
+            }
+            let units = usize::from(*rest.first()?);
+            if units == 0 {
+                return None;
+            }
+            let ext = rest.get(..units * 4)?;
+            next = *ext.last()?;
+            rest = rest.get(units * 4..)?;
+        }
+        if next != 0 {
+            return None;
+        }
+    }
+    Some(L3::Ip(rest))
+}
+
+/// AYIYA ("anything in anything", UDP 5072): an 8-byte header whose first two bytes give the
+/// identity length (2^n bytes) and the signature length (4-byte units), then the identity and
+/// the signature; the fourth byte names the payload (4 IPv4, 41 IPv6). Only opcode 1 (forward)
+/// carries a packet.
+fn ayiya(payload: &[u8]) -> Option<L3<'_>> {
+    let (h, rest) = payload.split_first_chunk::<8>()?;
+    if h[2] & 0x0f != 1 {
+        return None;
+    }
+    let id_len = 1usize.checked_shl(u32::from(h[0] >> 4))?;
+    let sig_len = usize::from(h[1] >> 4) * 4;
+    let inner = rest.get(id_len.checked_add(sig_len)?..)?;
+    match h[3] {
+        4 => Some(L3::Ipv4(inner)),
+        41 => Some(L3::Ipv6(inner)),
+        _ => None,
+    }
+}
+
+/// PPTP's enhanced GRE (RFC 2637 §4.1, version 1): key (payload length and call id), optional
+/// sequence and acknowledgement numbers, then PPP (RFC 1661), whose address and control bytes
+/// and leading protocol zero may be left out (RFC 1661 §6.5, §6.6).
+fn pptp<'a>(flags: u16, proto: u16, rest: &'a [u8], cx: &mut Cx<'_>) -> Option<L3<'a>> {
+    const PPP: u16 = 0x880B;
+    if proto != PPP {
+        cx.stats.gre_unsupported_protocol += 1;
+        return None;
+    }
+    let optional = 4 + 4 * (usize::from(flags & 0x1000 != 0) + usize::from(flags & 0x0080 != 0));
+    let Some(mut ppp) = rest.get(optional..) else {
+        cx.stats.bad_gre += 1;
+        return None;
+    };
+    if let [0xff, 0x03, tail @ ..] = ppp {
+        ppp = tail;
+    }
+    let (protocol, inner) = match ppp {
+        [p, tail @ ..] if p & 1 == 1 => (u16::from(*p), tail),
+        [hi, lo, tail @ ..] => (u16::from_be_bytes([*hi, *lo]), tail),
+        _ => {
+            cx.stats.bad_gre += 1;
+            return None;
+        }
+    };
+    match protocol {
+        0x0021 => Some(L3::Ipv4(inner)),
+        0x0057 => Some(L3::Ipv6(inner)),
+        _ => {
+            // PPP control traffic (LCP, IPCP, CHAP …): not IP.
+            cx.stats.non_ip += 1;
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{DecodeStats, FragmentStats};
+    use crate::time::Timestamp;
+
+    fn with_cx<T>(f: impl FnOnce(&mut Cx<'_>) -> T) -> (T, DecodeStats) {
+        let mut stats = DecodeStats::default();
+        let mut frag = FragmentStats::default();
+        let mut cx = Cx {
+            ts: Timestamp::ZERO,
+            verify: false,
+            stats: &mut stats,
+            frag: &mut frag,
+        };
+        let r = f(&mut cx);
+        (r, stats)
+    }
+
+    const IP: &[u8] = &[0x45, 0, 0, 20];
+
+    #[test]
+    fn gtp_u_g_pdu_with_an_extension_header() {
+        // Version 1, PT, E flag; type 255; then seq, N-PDU, next extension 0x85 (one 4-byte
+        // unit whose last byte ends the chain), then the IP packet.
+        let mut p = vec![
+            0x34, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0x10, 0x00, 0,
+        ];
+        p.extend_from_slice(IP);
+        assert!(matches!(gtp_u(&p), Some(L3::Ip(ip)) if ip == IP));
+        // Not a G-PDU (an echo request): no packet inside.
+        p[1] = 1;
+        assert!(gtp_u(&p).is_none());
+        // An extension chain that runs past the datagram.
+        let cut = [0x34, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x85, 9];
+        assert!(gtp_u(&cut).is_none());
+    }
+
+    #[test]
+    fn ayiya_forward_carries_ipv6() {
+        // Identity 2^4 = 16 bytes, signature 5 × 4 = 20 bytes, opcode 1 (forward), IPv6.
+        let mut p = vec![0x41, 0x52, 0x11, 41, 0, 0, 0, 0];
+        p.extend_from_slice(&[0; 36]);
+        p.extend_from_slice(&[0x60, 0, 0, 0]);
+        assert!(matches!(ayiya(&p), Some(L3::Ipv6(ip)) if ip == [0x60, 0, 0, 0]));
+        p[2] = 0x12; // opcode 2: echo request
+        assert!(ayiya(&p).is_none());
+    }
+
+    #[test]
+    fn pptp_ppp_with_and_without_compression() {
+        // K and S set, version 1, protocol PPP; key (length, call id), sequence; then PPP.
+        let gre_hdr = [0x30, 0x01, 0x88, 0x0b, 0, 24, 0, 7, 0, 0, 0, 1];
+        for ppp in [&[0xff, 0x03, 0x00, 0x21][..], &[0x21][..]] {
+            let mut p = gre_hdr.to_vec();
+            p.extend_from_slice(ppp);
+            p.extend_from_slice(IP);
+            let (r, stats) = with_cx(|cx| gre(&p, &mut Vlans::default(), cx).map(|(l3, _)| l3));
+            assert!(matches!(r, Some(L3::Ipv4(ip)) if ip == IP), "{ppp:?}");
+            assert_eq!(stats.total(), 0);
+        }
+        // LCP is PPP's own control traffic: counted as non-IP.
+        let mut p = gre_hdr.to_vec();
+        p.extend_from_slice(&[0xc0, 0x21, 1, 1]);
+        let (r, stats) = with_cx(|cx| gre(&p, &mut Vlans::default(), cx));
+        assert!(r.is_none());
+        assert_eq!(stats.non_ip, 1);
     }
 }

@@ -1,7 +1,8 @@
 //! Turns a captured packet into addresses, ports, flags and payload: link layers a SPAN or capture
 //! delivers (Ethernet with any VLAN stack, PPPoE, MPLS, Linux SLL and SLL2, raw IP, BSD NULL and
 //! LOOP, NFLOG), tunnels a remote SPAN uses (GRE with transparent Ethernet bridging or IP, ERSPAN
-//! types I, II and III), IPv4 and IPv6 with extension headers and fragment reassembly, then TCP,
+//! types I, II and III, VXLAN, Geneve, GRE-in-UDP) and others a capture may hold (GTP-U, AYIYA,
+//! PPTP's enhanced GRE), IPv4 and IPv6 with extension headers and fragment reassembly, then TCP,
 //! UDP, ICMP and ICMPv6. An ICMP error carries the flow it refuses, read from its quoted header.
 //!
 //! etherparse reads the IP and transport headers; the link layers and tunnels it does not cover
