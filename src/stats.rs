@@ -78,7 +78,7 @@ counters! {
         bad_ipv6_extension,
         /// GRE headers that are malformed or of an unsupported version.
         bad_gre,
-        /// GRE payload types exaudit does not follow (PPTP, WCCP …).
+        /// GRE payload types exaudit does not follow (WCCP, Aruba 802.11 …).
         gre_unsupported_protocol,
         /// ERSPAN headers that are malformed.
         bad_erspan,
