@@ -133,9 +133,6 @@ pub fn run(
         let truncated = (pkt.data.len() as u64) < u64::from(pkt.orig_len);
         let ts = pkt.ts;
         if let Some(d) = decoder.decode(&pkt) {
-            for o in d.outer.iter().flatten() {
-                table.observe(ts, &o.as_decoded(), truncated, &mut stats.flow, &mut done);
-            }
             table.observe(ts, &d, truncated, &mut stats.flow, &mut done);
         }
         for rec in &mut done {
@@ -243,15 +240,6 @@ pub fn analyse(
         let truncated = (pkt.data.len() as u64) < u64::from(pkt.orig_len);
         let ts = pkt.ts;
         if let Some(d) = decoder.decode(&pkt) {
-            for o in d.outer.iter().flatten() {
-                table.observe(
-                    ts,
-                    &o.as_decoded(),
-                    truncated,
-                    &mut a.stats.flow,
-                    &mut a.flows,
-                );
-            }
             table.observe(ts, &d, truncated, &mut a.stats.flow, &mut a.flows);
         }
     }

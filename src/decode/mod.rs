@@ -39,15 +39,6 @@ impl Vlans {
         depth: 0,
     };
 
-    /// Builds a stack from ids, outermost first (for tests and the fixture builder).
-    pub fn from_ids(ids: &[u16]) -> Self {
-        let mut v = Self::NONE;
-        for &id in ids {
-            v.push(id);
-        }
-        v
-    }
-
     pub(crate) fn push(&mut self, id: u16) {
         if let Some(slot) = self.ids.get_mut(usize::from(self.depth)) {
             *slot = id & 0x0fff;
@@ -104,7 +95,18 @@ pub struct OuterUdp {
 }
 
 impl OuterUdp {
-    /// The outer datagram as a packet of its own (its payload is the tunnel, not kept).
+    /// The outer datagram's UDP header (its payload is the tunnel, not kept).
+    pub fn udp(&self) -> Udp<'static> {
+        Udp {
+            src_port: self.src_port,
+            dst_port: self.dst_port,
+            payload: &[],
+            payload_len: self.payload_len,
+            checksum: self.checksum,
+        }
+    }
+
+    /// The outer datagram as a packet of its own.
     pub fn as_decoded(&self) -> Decoded<'static> {
         Decoded {
             vlans: self.vlans,
@@ -112,13 +114,7 @@ impl OuterUdp {
             dst: self.dst,
             ip_proto: 17,
             ip_len: self.ip_len,
-            transport: Transport::Udp(Udp {
-                src_port: self.src_port,
-                dst_port: self.dst_port,
-                payload: &[],
-                payload_len: self.payload_len,
-                checksum: self.checksum,
-            }),
+            transport: Transport::Udp(self.udp()),
             tunnel_depth: self.tunnel_depth,
             outer: [None, None],
         }

@@ -156,6 +156,10 @@ impl FlowTable {
             self.expire(self.clock, st, out);
             self.next_sweep = self.clock.saturating_add(SWEEP_INTERVAL);
         }
+        // The datagrams of UDP tunnels that carried this packet are conversations of their own.
+        for o in pkt.outer.iter().flatten() {
+            self.udp(now, &o.as_decoded(), &o.udp(), truncated, st, out);
+        }
         match pkt.transport {
             Transport::Tcp(t) => self.tcp(now, pkt, &t, truncated, st, out),
             Transport::Udp(u) => self.udp(now, pkt, &u, truncated, st, out),
@@ -506,7 +510,7 @@ impl FlowTable {
         let mut slot = self.lookup(&key, now, st, out);
         if let Some(s) = slot
             && let Some(f) = self.flows.get(s as usize)
-            && is_reuse(f, t, src_is_a == f.orig_is_a)
+            && is_reuse(f, t)
         {
             self.remove(s, EndReason::Reused, st, out);
             slot = None;
@@ -936,7 +940,7 @@ fn timer_for(f: &Flow) -> Timer {
 }
 
 /// Zeek's `IsReuse`: whether a SYN on an existing flow starts a new connection.
-fn is_reuse(f: &Flow, t: &Tcp<'_>, _sender_is_orig: bool) -> bool {
+fn is_reuse(f: &Flow, t: &Tcp<'_>) -> bool {
     let flags = t.flags;
     if !flags.syn() {
         return false;

@@ -9,7 +9,6 @@ mod json;
 mod table;
 
 use std::io::{self, Write};
-use std::net::IpAddr;
 
 pub use community_id::{community_id, community_id_bytes};
 pub use json::{JsonReport, JsonlReport};
@@ -47,12 +46,7 @@ pub fn proto_name(rec: &FlowRecord) -> &'static str {
     }
 }
 
-/// The Community ID of a finished flow (seed 0).
-pub fn flow_community_id(rec: &FlowRecord) -> String {
-    String::from_utf8_lossy(&flow_community_id_bytes(rec)).into_owned()
-}
-
-/// The same, as bytes on the stack.
+/// The Community ID of a finished flow (seed 0), as its 30 ASCII bytes.
 pub fn flow_community_id_bytes(rec: &FlowRecord) -> [u8; 30] {
     let icmp = match rec.kind {
         Kind::Icmp { .. } => Some((
@@ -62,17 +56,4 @@ pub fn flow_community_id_bytes(rec: &FlowRecord) -> [u8; 30] {
         _ => None,
     };
     community_id_bytes(0, rec.orig, rec.resp, rec.ip_proto, icmp)
-}
-
-/// Formats a timestamp for output (RFC 3339, UTC, microseconds).
-pub fn ts_string(t: Timestamp) -> String {
-    t.to_string()
-}
-
-/// Whether an address is the IPv4 limited broadcast or multicast (for the top-talker view).
-pub fn is_group(a: &IpAddr) -> bool {
-    match a {
-        IpAddr::V4(v) => v.is_broadcast() || v.is_multicast(),
-        IpAddr::V6(v) => v.is_multicast(),
-    }
 }

@@ -11,7 +11,7 @@
 
 mod file;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::stats::CaptureStats;
 use crate::time::Timestamp;
@@ -237,9 +237,5 @@ impl Merged {
     /// Bytes consumed so far over all inputs (for progress reporting).
     pub fn bytes_consumed(&self) -> u64 {
         self.files.iter().map(CaptureFile::bytes_consumed).sum()
-    }
-
-    pub fn paths(&self) -> impl Iterator<Item = &Path> {
-        self.files.iter().map(CaptureFile::path)
     }
 }
