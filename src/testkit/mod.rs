@@ -454,55 +454,57 @@ fn unwrap_ip(e: &Encap, frame: &[u8]) -> Option<Vec<u8>> {
 /// each carrying a Fragment header (RFC 8200 §4.5).
 pub fn fragment_ipv6(packet: &[u8], size: usize, id: u32) -> Vec<Vec<u8>> {
     let (h, payload) = etherparse::Ipv6Header::from_slice(packet).expect("ipv6 packet");
-    let size = (size / 8).max(1) * 8;
     let payload = payload
         .get(..usize::from(h.payload_length))
         .unwrap_or(payload);
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off < payload.len() {
-        let end = (off + size).min(payload.len());
+    split_payload(payload, size, |off, chunk, more| {
         let mut fh = h.clone();
         fh.next_header = etherparse::IpNumber::IPV6_FRAGMENTATION_HEADER;
-        fh.payload_length = u16::try_from(8 + end - off).expect("len");
+        fh.payload_length = u16::try_from(8 + chunk.len()).expect("len");
         let mut v = Vec::new();
         fh.write(&mut v).expect("write");
-        let more = u16::from(end < payload.len());
-        let offset_field = u16::try_from(off / 8).expect("offset") << 3 | more;
+        let offset_field = u16::try_from(off / 8).expect("offset") << 3 | u16::from(more);
         v.push(h.next_header.0);
         v.push(0);
         v.extend_from_slice(&offset_field.to_be_bytes());
         v.extend_from_slice(&id.to_be_bytes());
-        v.extend_from_slice(payload.get(off..end).unwrap_or(&[]));
-        out.push(v);
-        off = end;
-    }
-    out
+        v.extend_from_slice(chunk);
+        v
+    })
 }
 
 /// Splits an IPv4 packet into fragments of `size` payload bytes (RFC 791 §3.2).
 pub fn fragment_ipv4(packet: &[u8], size: usize) -> Vec<Vec<u8>> {
     let (h, payload) = etherparse::Ipv4Header::from_slice(packet).expect("ipv4 packet");
-    let size = (size / 8).max(1) * 8;
     let payload = payload
         .get(..h.payload_len().expect("len") as usize)
         .unwrap_or(payload);
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off < payload.len() {
-        let end = (off + size).min(payload.len());
+    split_payload(payload, size, |off, chunk, more| {
         let mut fh = h.clone();
-        fh.more_fragments = end < payload.len();
+        fh.more_fragments = more;
         fh.fragment_offset =
             etherparse::IpFragOffset::try_new(u16::try_from(off / 8).expect("offset"))
                 .expect("offset");
-        fh.set_payload_len(end - off).expect("len");
+        fh.set_payload_len(chunk.len()).expect("len");
         fh.header_checksum = fh.calc_header_checksum();
         let mut v = Vec::new();
         fh.write(&mut v).expect("write");
-        v.extend_from_slice(payload.get(off..end).unwrap_or(&[]));
-        out.push(v);
-        off = end;
-    }
-    out
+        v.extend_from_slice(chunk);
+        v
+    })
+}
+
+/// Cuts `payload` into chunks of `size` bytes (rounded down to a multiple of 8, the fragment
+/// offset unit) and builds one fragment from each: `(offset, chunk, more fragments follow)`.
+fn split_payload(
+    payload: &[u8],
+    size: usize,
+    mut fragment: impl FnMut(usize, &[u8], bool) -> Vec<u8>,
+) -> Vec<Vec<u8>> {
+    let size = (size / 8).max(1) * 8;
+    payload
+        .chunks(size)
+        .enumerate()
+        .map(|(i, chunk)| fragment(i * size, chunk, (i + 1) * size < payload.len()))
+        .collect()
 }
