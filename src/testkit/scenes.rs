@@ -1,10 +1,10 @@
 //! The scenarios behind the captures committed in `fixtures/`. `cargo run --example fixtures`
 //! writes them; a test checks that the committed files are exactly what these functions make.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use super::{Capture, Dir, Encap, addr, flags, ip};
-use crate::time::Duration;
+use super::{Capture, Dir, Encap, TcpConv, addr, flags, ip};
+use crate::time::{Duration, Timestamp};
 
 /// A small office segment seen from a SPAN port: mail between a Hub Transport and an Edge
 /// Transport server, directory and name lookups, a firewall refusing RPC, a port nobody answers,
@@ -130,4 +130,725 @@ pub fn encapsulations() -> Vec<(&'static str, Capture)> {
             (name, cap)
         })
         .collect()
+}
+
+/// A small Exchange 2010 organisation seen from a SPAN port over about ten seconds, for trying
+/// the auditor against a site file (`fixtures/demo/site.toml` names each address's role).
+///
+/// Hub Transport hub01 10.1.0.10 and hub02 10.1.0.11, Edge Transport edge01 172.16.0.4 behind
+/// the perimeter firewall 172.16.0.1, Client Access cas01 10.1.0.30, Mailbox mbx01 10.1.0.20,
+/// Unified Messaging um01 10.1.0.40, domain controller dc01 10.1.0.2, IP PBX pbx01 10.1.5.1 and
+/// workstations in 10.1.20.0/24. In order:
+///
+/// 1. internet mail to the Edge with STARTTLS (198.51.100.25);
+/// 2. internet mail to the Edge in clear text, STARTTLS offered but not used (192.0.2.77);
+/// 3. the Edge relaying to hub01 over SMTP with STARTTLS;
+/// 4. hub01 relaying to hub02 the same way;
+/// 5. hub02 → Edge SMTP refused by the firewall with ICMP "administratively prohibited",
+///    the SYN retried 3 s later and refused again;
+/// 6. EdgeSync from hub01 to the Edge's port 50636: a SYN retransmitted after 3 s and 6 s more,
+///    never answered (the last SYN comes after the 5 s attempt timeout, so it is a second
+///    attempt record);
+/// 7. hub01 to the domain controller: DNS, Kerberos, SASL-bound LDAP; mbx01 to the global catalog;
+/// 8. cas01 binding to LDAP with a clear-text password (a simple bind);
+/// 9. hub01 and cas01 to the RPC endpoint mapper on mbx01;
+/// 10. workstations to cas01: HTTPS, and HTTP redirected to HTTPS;
+/// 11. POP3 in clear text, user and password visible;
+/// 12. IMAP over TLS;
+/// 13. the PBX calling UM over SIP/TCP (INVITE with SDP … BYE);
+/// 14. um01 delivering the voice mail to hub01 over SMTP with STARTTLS;
+/// 15. RDP from a workstation to hub01, a path Exchange does not document;
+/// 16. an internet host reaching mbx01 on 443 (exposure), aborted by the client;
+/// 17. the same host scanning edge01's TCP ports 20–45 (all refused; 25 left out);
+/// 18. NNTP to cas01, a legacy protocol.
+pub fn demo() -> Capture {
+    let hub01 = "10.1.0.10";
+    let hub02 = "10.1.0.11";
+    let edge = "172.16.0.4";
+    let firewall = ip("172.16.0.1");
+    let cas = "10.1.0.30";
+    let mbx = "10.1.0.20";
+    let um = "10.1.0.40";
+    let dc = "10.1.0.2";
+    let pbx = "10.1.5.1";
+    let (ws51, ws52, ws53) = ("10.1.20.51", "10.1.20.52", "10.1.20.53");
+    let prober = "203.0.113.80";
+    let at = |host: &str, port: u16| addr(&format!("{host}:{port}"));
+
+    let mut cap = Capture::new();
+    let internet = Duration::from_millis(18);
+    let perimeter = Duration::from_millis(2);
+    let lan = Duration::from_millis(1);
+    let gap = |cap: &mut Capture, ms: u64| {
+        cap.wait(Duration::from_millis(ms));
+    };
+
+    // 1. Internet mail to the Edge, upgraded to TLS.
+    cap.step(internet);
+    smtp_starttls(
+        &mut cap,
+        at("198.51.100.25", 52044),
+        at(edge, 25),
+        "mail.fabrikam.example",
+        "edge01.contoso.com",
+        1,
+    );
+    gap(&mut cap, 140);
+
+    // 2. Internet mail in clear text: STARTTLS is offered, the sender does not take it.
+    smtp_clear(&mut cap, at("192.0.2.77", 61877), at(edge, 25));
+    gap(&mut cap, 90);
+
+    // 3. The Edge relays inbound mail to hub01.
+    cap.step(perimeter);
+    smtp_starttls(
+        &mut cap,
+        at(edge, 50871),
+        at(hub01, 25),
+        "edge01.contoso.com",
+        "hub01.contoso.com",
+        3,
+    );
+    gap(&mut cap, 60);
+
+    // 4. hub01 hands a message to hub02.
+    cap.step(lan);
+    smtp_starttls(
+        &mut cap,
+        at(hub01, 53310),
+        at(hub02, 25),
+        "hub01.contoso.com",
+        "hub02.contoso.com",
+        4,
+    );
+    gap(&mut cap, 80);
+
+    // 5. hub02 → Edge SMTP: the perimeter firewall refuses the SYN with ICMP type 3 code 13.
+    let refused = (at(hub02, 57102), at(edge, 25));
+    let t5 = cap.now();
+    refused_syn(&mut cap, refused, firewall);
+    gap(&mut cap, 45);
+
+    // 6. EdgeSync (LDAPS on 50636) from hub01: nothing answers; retransmitted below.
+    let edgesync = (at(hub01, 50214), at(edge, 50636));
+    let t6 = cap.now();
+    cap.tcp(edgesync.0, edgesync.1).syn();
+    gap(&mut cap, 70);
+
+    // 7. hub01 finds and talks to the domain controller; mbx01 queries the global catalog.
+    cap.udp(
+        at(hub01, 58341),
+        at(dc, 53),
+        &dns_query(0x5c1e, "edge01.contoso.com"),
+    );
+    cap.udp(
+        at(dc, 53),
+        at(hub01, 58341),
+        &dns_answer(0x5c1e, "edge01.contoso.com", [172, 16, 0, 4]),
+    );
+    gap(&mut cap, 15);
+    cap.udp(at(hub01, 60914), at(dc, 88), &kerberos(0x6c, 7, 310));
+    cap.udp(at(dc, 88), at(hub01, 60914), &kerberos(0x6d, 8, 1180));
+    gap(&mut cap, 10);
+    ldap_sasl(
+        &mut cap,
+        at(hub01, 50322),
+        at(dc, 389),
+        9,
+        &[(96, 620), (88, 240)],
+    );
+    gap(&mut cap, 40);
+    ldap_sasl(
+        &mut cap,
+        at(mbx, 51876),
+        at(dc, 3268),
+        10,
+        &[(140, 1020), (120, 860)],
+    );
+    gap(&mut cap, 60);
+
+    // 8. cas01 binds with a password in clear text.
+    ldap_simple_bind(
+        &mut cap,
+        at(cas, 52210),
+        at(dc, 389),
+        "CN=svc-owa,OU=Service,DC=contoso,DC=com",
+        "Winter2026!",
+    );
+    gap(&mut cap, 70);
+
+    // 9. The RPC endpoint mapper on the Mailbox server.
+    rpc_epmap(&mut cap, at(hub01, 50411), at(mbx, 135), 11);
+    gap(&mut cap, 30);
+    rpc_epmap(&mut cap, at(cas, 52377), at(mbx, 135), 12);
+    gap(&mut cap, 90);
+
+    // 10. Outlook Web App: HTTPS, and plain HTTP redirected to it.
+    let mut s = cap.tcp(at(ws51, 49733), at(cas, 443));
+    s.handshake();
+    tls_session(&mut s, 13, "mail.contoso.com", &[(610, 1380), (540, 920)]);
+    s.client_sends(&close_notify(13)).close();
+    gap(&mut cap, 50);
+    http_redirect(&mut cap, at(ws52, 50120), at(cas, 80));
+    gap(&mut cap, 80);
+
+    // 11. POP3 in clear text.
+    pop3(&mut cap, at(ws53, 51502), at(cas, 110));
+    gap(&mut cap, 60);
+
+    // 12. IMAP over TLS.
+    let mut s = cap.tcp(at(ws51, 49741), at(cas, 993));
+    s.handshake();
+    tls_session(
+        &mut s,
+        14,
+        "mail.contoso.com",
+        &[(48, 160), (64, 420), (40, 90)],
+    );
+    s.client_sends(&close_notify(14)).close();
+
+    // 5 and 6 again: the refused SYN retried after 3 s, the EdgeSync SYN's first retransmission.
+    wait_until(&mut cap, t5.saturating_add(Duration::from_secs(3)));
+    refused_syn(&mut cap, refused, firewall);
+    wait_until(&mut cap, t6.saturating_add(Duration::from_secs(3)));
+    cap.tcp(edgesync.0, edgesync.1).syn();
+    gap(&mut cap, 120);
+
+    // 13. The PBX hands a call to Unified Messaging; the caller hangs up after a message.
+    sip_call(&mut cap, at(pbx, 50512), at(um, 5060));
+    gap(&mut cap, 150);
+
+    // 14. UM delivers the voice mail to hub01.
+    smtp_starttls(
+        &mut cap,
+        at(um, 54120),
+        at(hub01, 25),
+        "um01.contoso.com",
+        "hub01.contoso.com",
+        15,
+    );
+    gap(&mut cap, 110);
+
+    // 15. RDP from a workstation to hub01.
+    let mut s = cap.tcp(at(ws52, 50133), at(hub01, 3389));
+    s.handshake()
+        .client_sends(&rdp_connection_request("alice"))
+        .server_sends(&[
+            0x03, 0x00, 0x00, 0x13, 0x0e, 0xd0, 0x00, 0x00, 0x12, 0x34, 0x00, 0x02, 0x00, 0x08,
+            0x00, 0x01, 0x00, 0x00, 0x00,
+        ]);
+    tls_session(&mut s, 16, "hub01", &[(320, 180), (90, 1200)]);
+    s.close();
+    gap(&mut cap, 130);
+
+    // 16. An internet host reaches the Mailbox server's HTTPS directly, then aborts.
+    cap.step(internet);
+    let mut s = cap.tcp(at(prober, 40196), at(mbx, 443));
+    s.handshake()
+        .client_sends(&client_hello(17, "10.1.0.20"))
+        .server_sends(&server_flight(17))
+        .rst(Dir::ToServer);
+    gap(&mut cap, 200);
+
+    // 17. The same host scans the Edge: every port but 25 refuses.
+    cap.step(Duration::from_millis(4));
+    for port in (20..=45).filter(|&p| p != 25) {
+        cap.tcp(at(prober, 61522), at(edge, port)).syn().refuse();
+    }
+    gap(&mut cap, 150);
+
+    // 18. NNTP, a protocol Exchange 2010 no longer serves.
+    cap.step(lan);
+    let mut s = cap.tcp(at(ws53, 51530), at(cas, 119));
+    s.handshake()
+        .server_sends(b"200 server ready\r\n")
+        .client_sends(b"QUIT\r\n")
+        .server_sends(b"205 closing connection\r\n");
+    server_closes(&mut s);
+
+    // 6 again: Windows doubles the timeout, so the last retransmission is 6 s after the first.
+    wait_until(&mut cap, t6.saturating_add(Duration::from_secs(9)));
+    cap.tcp(edgesync.0, edgesync.1).syn();
+    cap
+}
+
+/// Moves the clock to `t` unless it is already past it.
+fn wait_until(cap: &mut Capture, t: Timestamp) {
+    let d = t.since(cap.now());
+    cap.wait(d);
+}
+
+/// Deterministic bytes that look random, for ciphertext and opaque blobs.
+fn opaque(seed: u32, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x.to_be_bytes()[0]
+        })
+        .collect()
+}
+
+/// "Mon, 5 Jan 2026 09:MM:SS" for the capture's current time (the capture starts at 09:00).
+fn clock(cap: &Capture) -> String {
+    let s = cap.now().secs() % 3600;
+    format!("Mon, 5 Jan 2026 09:{:02}:{:02}", s / 60, s % 60)
+}
+
+/// The server closes first, as after SMTP's, POP3's or NNTP's QUIT.
+fn server_closes(s: &mut TcpConv<'_>) {
+    s.fin(Dir::ToClient).fin(Dir::ToServer).ack(Dir::ToClient);
+}
+
+/// A BER tag-length-value with a definite length.
+fn ber(tag: u8, content: &[u8]) -> Vec<u8> {
+    let n = u16::try_from(content.len()).expect("BER content under 64 KiB");
+    let [hi, lo] = n.to_be_bytes();
+    let mut v = match (hi, lo) {
+        (0, 0..=0x7f) => vec![tag, lo],
+        (0, _) => vec![tag, 0x81, lo],
+        _ => vec![tag, 0x82, hi, lo],
+    };
+    v.extend_from_slice(content);
+    v
+}
+
+fn u16_be(n: usize) -> [u8; 2] {
+    u16::try_from(n).expect("length under 64 KiB").to_be_bytes()
+}
+
+fn u24_be(n: usize) -> Vec<u8> {
+    let n = u32::try_from(n).expect("length under 16 MiB").to_be_bytes();
+    n[1..].to_vec()
+}
+
+fn tls_record(content_type: u8, minor: u8, body: &[u8]) -> Vec<u8> {
+    [&[content_type, 3, minor][..], &u16_be(body.len()), body].concat()
+}
+
+fn tls_handshake(msg_type: u8, body: &[u8]) -> Vec<u8> {
+    [&[msg_type][..], &u24_be(body.len()), body].concat()
+}
+
+/// A TLS 1.2 ClientHello with server name indication.
+fn client_hello(seed: u32, sni: &str) -> Vec<u8> {
+    let name = sni.as_bytes();
+    let server_name = [&[0][..], &u16_be(name.len()), name].concat();
+    let sni_list = [&u16_be(server_name.len())[..], &server_name].concat();
+    let extensions = [
+        &[0x00, 0x00][..],
+        &u16_be(sni_list.len()),
+        &sni_list,
+        &[0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x17, 0x00, 0x18],
+        &[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00],
+        &[0xff, 0x01, 0x00, 0x01, 0x00],
+    ]
+    .concat();
+    let body = [
+        &[0x03, 0x03][..],
+        &opaque(seed, 32),
+        &[0x00],
+        &[
+            0x00, 0x0c, 0xc0, 0x2c, 0xc0, 0x2b, 0xc0, 0x30, 0xc0, 0x2f, 0x00, 0x9d, 0x00, 0x9c,
+        ],
+        &[0x01, 0x00],
+        &u16_be(extensions.len()),
+        &extensions,
+    ]
+    .concat();
+    tls_record(0x16, 1, &tls_handshake(1, &body))
+}
+
+/// ServerHello, an opaque certificate and ServerHelloDone in one record.
+fn server_flight(seed: u32) -> Vec<u8> {
+    let hello = [
+        &[0x03, 0x03][..],
+        &opaque(seed ^ 0x100, 32),
+        &[0x20],
+        &opaque(seed ^ 0x200, 32),
+        &[0xc0, 0x30, 0x00],
+        &[0x00, 0x05, 0xff, 0x01, 0x00, 0x01, 0x00],
+    ]
+    .concat();
+    let cert = ber(0x30, &opaque(seed ^ 0x300, 860));
+    let chain = [u24_be(cert.len()), cert].concat();
+    let certificate = [u24_be(chain.len()), chain].concat();
+    let flight = [
+        tls_handshake(2, &hello),
+        tls_handshake(0x0b, &certificate),
+        tls_handshake(0x0e, &[]),
+    ]
+    .concat();
+    tls_record(0x16, 3, &flight)
+}
+
+/// A TLS handshake after the TCP one: hello, server flight, key exchange, finished both ways,
+/// then application data, `(client bytes, server bytes)` per exchange.
+fn tls_session(s: &mut TcpConv<'_>, seed: u32, sni: &str, exchanges: &[(usize, usize)]) {
+    let key_exchange = [&[0x41, 0x04][..], &opaque(seed ^ 0x400, 64)].concat();
+    let client_finish = [
+        tls_record(0x16, 3, &tls_handshake(0x10, &key_exchange)),
+        tls_record(0x14, 3, &[1]),
+        tls_record(0x16, 3, &opaque(seed ^ 0x500, 40)),
+    ]
+    .concat();
+    let server_finish = [
+        tls_record(0x14, 3, &[1]),
+        tls_record(0x16, 3, &opaque(seed ^ 0x600, 40)),
+    ]
+    .concat();
+    s.client_sends(&client_hello(seed, sni))
+        .server_sends(&server_flight(seed))
+        .client_sends(&client_finish)
+        .server_sends(&server_finish);
+    for (i, &(up, down)) in (0u32..).zip(exchanges) {
+        s.client_sends(&tls_record(0x17, 3, &opaque(seed ^ (0x1000 + i), up)))
+            .server_sends(&tls_record(0x17, 3, &opaque(seed ^ (0x2000 + i), down)));
+    }
+}
+
+/// An encrypted close_notify alert.
+fn close_notify(seed: u32) -> Vec<u8> {
+    tls_record(0x15, 3, &opaque(seed ^ 0x700, 26))
+}
+
+fn ehlo_reply(server_name: &str, client: SocketAddr) -> String {
+    format!(
+        "250-{server_name} Hello [{}]\r\n250-SIZE 10485760\r\n250-PIPELINING\r\n250-DSN\r\n\
+         250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n250-AUTH NTLM\r\n250-8BITMIME\r\n\
+         250-BINARYMIME\r\n250 CHUNKING\r\n",
+        client.ip()
+    )
+}
+
+fn smtp_banner(cap: &Capture, server_name: &str) -> String {
+    format!(
+        "220 {server_name} Microsoft ESMTP MAIL Service ready at {} +0000\r\n",
+        clock(cap)
+    )
+}
+
+/// An SMTP session that turns to TLS after EHLO and carries the mail encrypted.
+fn smtp_starttls(
+    cap: &mut Capture,
+    client: SocketAddr,
+    server: SocketAddr,
+    client_name: &str,
+    server_name: &str,
+    seed: u32,
+) {
+    let banner = smtp_banner(cap, server_name);
+    let mut s = cap.tcp(client, server);
+    s.handshake()
+        .server_sends(banner.as_bytes())
+        .client_sends(format!("EHLO {client_name}\r\n").as_bytes())
+        .server_sends(ehlo_reply(server_name, client).as_bytes())
+        .client_sends(b"STARTTLS\r\n")
+        .server_sends(b"220 2.0.0 Ready to start TLS\r\n");
+    // EHLO again, MAIL, RCPT, BDAT with the message, QUIT: all inside TLS.
+    tls_session(
+        &mut s,
+        seed,
+        server_name,
+        &[(60, 250), (90, 60), (1180, 120), (30, 70)],
+    );
+    s.client_sends(&close_notify(seed)).close();
+}
+
+/// An SMTP session in clear text, STARTTLS offered but not used.
+fn smtp_clear(cap: &mut Capture, client: SocketAddr, server: SocketAddr) {
+    let banner = smtp_banner(cap, "edge01.contoso.com");
+    let date = clock(cap);
+    let message = format!(
+        "From: Fabrikam Orders <orders@example.org>\r\nTo: Alice <alice@contoso.com>\r\n\
+         Subject: Your order 48213 has shipped\r\nDate: {date} +0000\r\n\
+         Message-ID: <20260105090001.48213@mail.example.org>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=us-ascii\r\n\r\n\
+         Hello Alice,\r\n\r\nYour order 48213 left our warehouse this morning.\r\n\r\n\
+         Fabrikam Orders\r\n.\r\n"
+    );
+    let mut s = cap.tcp(client, server);
+    s.handshake()
+        .server_sends(banner.as_bytes())
+        .client_sends(b"EHLO mail.example.org\r\n")
+        .server_sends(ehlo_reply("edge01.contoso.com", client).as_bytes())
+        .client_sends(b"MAIL FROM:<orders@example.org> SIZE=412\r\n")
+        .server_sends(b"250 2.1.0 Sender OK\r\n")
+        .client_sends(b"RCPT TO:<alice@contoso.com>\r\n")
+        .server_sends(b"250 2.1.5 Recipient OK\r\n")
+        .client_sends(b"DATA\r\n")
+        .server_sends(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n")
+        .client_sends(message.as_bytes())
+        .server_sends(
+            b"250 2.6.0 <20260105090001.48213@mail.example.org> [InternalId=4827] \
+              Queued mail for delivery\r\n",
+        )
+        .client_sends(b"QUIT\r\n")
+        .server_sends(b"221 2.0.0 Service closing transmission channel\r\n");
+    server_closes(&mut s);
+}
+
+/// A refused SYN: the firewall answers with ICMP destination unreachable, code 13.
+fn refused_syn(cap: &mut Capture, (client, server): (SocketAddr, SocketAddr), firewall: IpAddr) {
+    cap.tcp(client, server).syn();
+    let syn = cap.last_ip_packet().unwrap_or_default();
+    cap.icmp_unreachable(firewall, &syn, 13);
+}
+
+fn dns_name(name: &str) -> Vec<u8> {
+    let mut v = Vec::new();
+    for label in name.split('.') {
+        v.push(u8::try_from(label.len()).expect("DNS label"));
+        v.extend_from_slice(label.as_bytes());
+    }
+    v.push(0);
+    v
+}
+
+/// A recursive query for the A record of `name`.
+fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    [
+        &id.to_be_bytes()[..],
+        &[0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00],
+        &dns_name(name),
+        &[0x00, 0x01, 0x00, 0x01],
+    ]
+    .concat()
+}
+
+/// The authoritative answer to [`dns_query`]: one A record, TTL one hour.
+fn dns_answer(id: u16, name: &str, a: [u8; 4]) -> Vec<u8> {
+    [
+        &id.to_be_bytes()[..],
+        &[0x85, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00],
+        &dns_name(name),
+        &[0x00, 0x01, 0x00, 0x01],
+        &[
+            0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x0e, 0x10, 0x00, 0x04,
+        ],
+        &a,
+    ]
+    .concat()
+}
+
+/// A Kerberos message: its application tag (0x6c TGS-REQ, 0x6d TGS-REP) around opaque content.
+fn kerberos(tag: u8, seed: u32, len: usize) -> Vec<u8> {
+    ber(tag, &ber(0x30, &opaque(seed, len)))
+}
+
+/// An LDAP message: `SEQUENCE { messageID, protocolOp }`.
+fn ldap_message(id: u8, op: &[u8]) -> Vec<u8> {
+    ber(0x30, &[&[0x02, 0x01, id][..], op].concat())
+}
+
+/// An LDAP session bound with GSS-SPNEGO, then signed and sealed (SASL-wrapped) requests.
+fn ldap_sasl(
+    cap: &mut Capture,
+    client: SocketAddr,
+    server: SocketAddr,
+    seed: u32,
+    exchanges: &[(usize, usize)],
+) {
+    // GSS-API initial token: the SPNEGO OID, then an opaque negTokenInit.
+    let token = ber(
+        0x60,
+        &[
+            &[0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02][..],
+            &ber(0xa0, &opaque(seed, 180)),
+        ]
+        .concat(),
+    );
+    let sasl = ber(
+        0xa3,
+        &[ber(0x04, b"GSS-SPNEGO"), ber(0x04, &token)].concat(),
+    );
+    let bind = ber(0x60, &[&[0x02, 0x01, 0x03, 0x04, 0x00][..], &sasl].concat());
+    let bound = ber(
+        0x61,
+        &[
+            &[0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00][..],
+            &ber(0x87, &opaque(seed ^ 0x10, 150)),
+        ]
+        .concat(),
+    );
+    let wrapped = |seed: u32, n: usize| {
+        let n32 = u32::try_from(n).expect("SASL buffer").to_be_bytes();
+        [&n32[..], &opaque(seed, n)].concat()
+    };
+    let mut s = cap.tcp(client, server);
+    s.handshake()
+        .client_sends(&ldap_message(1, &bind))
+        .server_sends(&ldap_message(1, &bound));
+    for (i, &(up, down)) in (0u32..).zip(exchanges) {
+        s.client_sends(&wrapped(seed ^ (0x100 + i), up))
+            .server_sends(&wrapped(seed ^ (0x200 + i), down));
+    }
+    s.close();
+}
+
+/// An LDAP simple bind (password in clear text), its success, and an unbind.
+fn ldap_simple_bind(
+    cap: &mut Capture,
+    client: SocketAddr,
+    server: SocketAddr,
+    dn: &str,
+    password: &str,
+) {
+    let bind = ber(
+        0x60,
+        &[
+            &[0x02, 0x01, 0x03][..],
+            &ber(0x04, dn.as_bytes()),
+            &ber(0x80, password.as_bytes()),
+        ]
+        .concat(),
+    );
+    let success = [0x61, 0x07, 0x0a, 0x01, 0x00, 0x04, 0x00, 0x04, 0x00];
+    let unbind = [0x42, 0x00];
+    let mut s = cap.tcp(client, server);
+    s.handshake()
+        .client_sends(&ldap_message(1, &bind))
+        .server_sends(&ldap_message(1, &success))
+        .client_sends(&ldap_message(2, &unbind))
+        .close();
+}
+
+/// A DCE/RPC PDU: the 16-byte common header, then `body`.
+fn dcerpc(ptype: u8, call_id: u32, body: &[u8]) -> Vec<u8> {
+    let frag_len = u16::try_from(16 + body.len()).expect("PDU length");
+    [
+        &[0x05, 0x00, ptype, 0x03, 0x10, 0x00, 0x00, 0x00][..],
+        &frag_len.to_le_bytes(),
+        &[0x00, 0x00],
+        &call_id.to_le_bytes(),
+        body,
+    ]
+    .concat()
+}
+
+/// Bind to the endpoint mapper, one ept_map request and its answer, close.
+fn rpc_epmap(cap: &mut Capture, client: SocketAddr, server: SocketAddr, seed: u32) {
+    let mut s = cap.tcp(client, server);
+    s.handshake()
+        .client_sends(&dcerpc(0x0b, 1, &opaque(seed, 56)))
+        .server_sends(&dcerpc(0x0c, 1, &opaque(seed ^ 1, 68)))
+        .client_sends(&dcerpc(0x00, 2, &opaque(seed ^ 2, 140)))
+        .server_sends(&dcerpc(0x02, 2, &opaque(seed ^ 3, 136)))
+        .close();
+}
+
+/// `GET /owa/` over plain HTTP, redirected to HTTPS.
+fn http_redirect(cap: &mut Capture, client: SocketAddr, server: SocketAddr) {
+    let body = "<head><title>Document Moved</title></head>\n<body><h1>Object Moved</h1>\
+                This document may be found <a HREF=\"https://mail.contoso.com/owa/\">here</a></body>";
+    let date = clock(cap).replacen(" 5 ", " 05 ", 1);
+    let response = format!(
+        "HTTP/1.1 301 Moved Permanently\r\nContent-Type: text/html; charset=UTF-8\r\n\
+         Location: https://mail.contoso.com/owa/\r\nServer: Microsoft-IIS/7.5\r\n\
+         X-Powered-By: ASP.NET\r\nDate: {date} GMT\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = cap.tcp(client, server);
+    s.handshake()
+        .client_sends(
+            b"GET /owa/ HTTP/1.1\r\nAccept: text/html, application/xhtml+xml, */*\r\n\
+              Accept-Language: en-US\r\nUser-Agent: Mozilla/5.0 (Windows NT 6.1; WOW64; \
+              Trident/7.0; rv:11.0) like Gecko\r\nAccept-Encoding: gzip, deflate\r\n\
+              Host: mail.contoso.com\r\nConnection: Keep-Alive\r\n\r\n",
+        )
+        .server_sends(response.as_bytes())
+        .close();
+}
+
+/// POP3 in clear text: login, STAT, QUIT.
+fn pop3(cap: &mut Capture, client: SocketAddr, server: SocketAddr) {
+    let mut s = cap.tcp(client, server);
+    s.handshake()
+        .server_sends(b"+OK The Microsoft Exchange POP3 service is ready.\r\n")
+        .client_sends(b"USER alice\r\n")
+        .server_sends(b"+OK\r\n")
+        .client_sends(b"PASS Spring2026\r\n")
+        .server_sends(b"+OK User successfully logged on.\r\n")
+        .client_sends(b"STAT\r\n")
+        .server_sends(b"+OK 2 5321\r\n")
+        .client_sends(b"QUIT\r\n")
+        .server_sends(b"+OK Microsoft Exchange Server 2010 POP3 server signing off.\r\n");
+    server_closes(&mut s);
+}
+
+fn sdp(origin: &str, host: &str, port: u16) -> String {
+    format!(
+        "v=0\r\no={origin} 20260105 1 IN IP4 {host}\r\ns=call\r\nc=IN IP4 {host}\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    )
+}
+
+/// The PBX forwards a call to UM over SIP/TCP; the caller hangs up after leaving a message.
+fn sip_call(cap: &mut Capture, pbx: SocketAddr, um: SocketAddr) {
+    let (p, u) = (pbx.ip(), um.ip());
+    let via = format!("Via: SIP/2.0/TCP {pbx};branch=z9hG4bK-7d1a");
+    let dialog = format!(
+        "From: \"Reception\" <sip:1001@{p}>;tag=8f3c21\r\n\
+         To: <sip:8000@um01.contoso.com>"
+    );
+    let call_id = format!("Call-ID: 4e1f9a2c-0105@{p}");
+    let offer = sdp("pbx01", &p.to_string(), 20000);
+    let invite = format!(
+        "INVITE sip:8000@um01.contoso.com;transport=tcp SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\n\
+         {dialog}\r\n{call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:1001@{pbx};transport=tcp>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
+        offer.len()
+    );
+    let trying = format!(
+        "SIP/2.0 100 Trying\r\n{via}\r\n{dialog}\r\n{call_id}\r\nCSeq: 1 INVITE\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let answer = sdp("um01", &u.to_string(), 16500);
+    let ok = format!(
+        "SIP/2.0 200 OK\r\n{via}\r\n{dialog};tag=a71b09\r\n{call_id}\r\nCSeq: 1 INVITE\r\n\
+         Contact: <sip:8000@{um};transport=tcp>\r\nServer: RTCC/3.5.0.0 MSExchangeUM/14.3.123.4\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{answer}",
+        answer.len()
+    );
+    let ack = format!(
+        "ACK sip:8000@{um};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP {pbx};branch=z9hG4bK-7d1b\r\n\
+         Max-Forwards: 70\r\n{dialog};tag=a71b09\r\n{call_id}\r\nCSeq: 1 ACK\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let bye = format!(
+        "BYE sip:8000@{um};transport=tcp SIP/2.0\r\nVia: SIP/2.0/TCP {pbx};branch=z9hG4bK-7d1c\r\n\
+         Max-Forwards: 70\r\n{dialog};tag=a71b09\r\n{call_id}\r\nCSeq: 2 BYE\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let bye_ok = format!(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP {pbx};branch=z9hG4bK-7d1c\r\n{dialog};tag=a71b09\r\n\
+         {call_id}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    );
+    let mut s = cap.tcp(pbx, um);
+    s.handshake()
+        .client_sends(invite.as_bytes())
+        .server_sends(trying.as_bytes())
+        .server_sends(ok.as_bytes())
+        .client_sends(ack.as_bytes());
+    s.capture().wait(Duration::from_millis(2600));
+    s.client_sends(bye.as_bytes())
+        .server_sends(bye_ok.as_bytes())
+        .close();
+}
+
+/// An RDP X.224 Connection Request with a cookie, asking for TLS.
+fn rdp_connection_request(user: &str) -> Vec<u8> {
+    let cookie = format!("Cookie: mstshash={user}\r\n");
+    let x224_len = u8::try_from(6 + cookie.len() + 8).expect("X.224 length");
+    let tpkt_len = u16::try_from(4 + 1 + usize::from(x224_len)).expect("TPKT length");
+    [
+        &[0x03, 0x00][..],
+        &tpkt_len.to_be_bytes(),
+        &[x224_len, 0xe0, 0x00, 0x00, 0x00, 0x00, 0x00],
+        cookie.as_bytes(),
+        &[0x01, 0x00, 0x08, 0x00, 0x03, 0x00, 0x00, 0x00],
+    ]
+    .concat()
 }

@@ -192,4 +192,9 @@ fn fixtures_regenerate_byte_for_byte() {
         committed == exaudit::testkit::scenes::mixed().to_pcapng(),
         "fixtures/mixed.pcapng differs from testkit::scenes::mixed(); run `cargo run --example fixtures`"
     );
+    let committed = std::fs::read("fixtures/demo/demo.pcapng").unwrap();
+    assert!(
+        committed == exaudit::testkit::scenes::demo().to_pcapng(),
+        "fixtures/demo/demo.pcapng differs from testkit::scenes::demo(); run `cargo run --example fixtures`"
+    );
 }
