@@ -4,14 +4,15 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use exaudit::classify::Severity;
 use exaudit::flow::FlowConfig;
 use exaudit::{Config, Format};
 
 const EXIT_STATUS: &str = "\
 Exit status:
-  0  the capture was read completely
-  1  findings at or above --fail-on were reported (from the classification stage)
-  2  a usage error, or an input that could not be read completely";
+  0  nothing at or above --fail-on was found
+  1  findings at or above --fail-on (default: high) were reported
+  2  a usage error, a bad rules or site file, or an input that could not be read completely";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -27,8 +28,63 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Read captures and report every flow in them
+    /// Read captures, classify every flow against the catalog, and report findings
     Audit(AuditArgs),
+    /// List the catalog of documented Exchange paths
+    Catalog(CatalogArgs),
+    /// Work with site files
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SiteCommand {
+    /// Validate a site file and print what it assigns
+    Check {
+        /// The site file (TOML)
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum CatalogFormatArg {
+    /// One line per path
+    Table,
+    /// The paths as one JSON document
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = EXIT_STATUS)]
+pub struct CatalogArgs {
+    /// Only paths of lists that document this Exchange generation (5.x, 2000, 2003, 2010, 2013, 2016, 2019)
+    #[arg(long, value_name = "GEN")]
+    pub generation: Option<String>,
+
+    /// Only paths with this role at either end (hub, edge, mailbox, cas, um, dc, dns, …)
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+
+    /// Only paths whose ports include this port (on TCP or UDP)
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Output format
+    #[arg(short = 'F', long, value_enum, default_value = "table")]
+    pub format: CatalogFormatArg,
+
+    /// A file of your own paths, in the catalog's format (may be repeated)
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -108,6 +164,18 @@ pub struct AuditArgs {
     /// When to use colour in the table format
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorArg,
+
+    /// The site file: which addresses play which Exchange role (without it: by port alone)
+    #[arg(long, value_name = "FILE")]
+    pub site: Option<PathBuf>,
+
+    /// A file of your own paths, in the catalog's format, added to the built-in catalog (may be repeated)
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// Exit with status 1 when a finding at or above this severity is reported
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value = "high")]
+    pub fail_on: SeverityArg,
 }
 
 impl AuditArgs {
@@ -146,6 +214,14 @@ impl AuditArgs {
                 ColorArg::Always => true,
                 ColorArg::Never => false,
                 ColorArg::Auto => to_terminal,
+            },
+            site: self.site,
+            rules: self.rules,
+            fail_on: match self.fail_on {
+                SeverityArg::Info => Severity::Info,
+                SeverityArg::Low => Severity::Low,
+                SeverityArg::Medium => Severity::Medium,
+                SeverityArg::High => Severity::High,
             },
         }
     }

@@ -17,6 +17,12 @@ pub mod decode;
 
 pub mod flow;
 
+pub mod catalog;
+
+pub mod site;
+
+pub mod classify;
+
 pub mod report;
 
 pub mod stats;
@@ -26,4 +32,6 @@ pub mod testkit;
 
 mod run;
 
-pub use run::{Analysis, Config, Format, InputError, Outcome, analyse, error_line, run};
+pub use run::{
+    Analysis, Config, Format, InputError, Outcome, Rules, analyse, error_line, run, run_with,
+};

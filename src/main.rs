@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::{CatalogFormatArg, Cli, Command, SiteCommand};
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
@@ -46,6 +46,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     "audit: no capture file given (name one or more files, or - for standard input)"
                 );
             }
+            // The rules and the site file are checked before anything is written.
+            let rules = exaudit::Rules::load(&config)?;
             let mut out: Box<dyn Write> = match &output {
                 Some(path) => Box::new(BufWriter::with_capacity(
                     1 << 16,
@@ -55,8 +57,35 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())),
             };
             let mut err = io::stderr().lock();
-            let outcome = exaudit::run(&config, &mut out, &mut err)?;
+            let outcome = exaudit::run_with(&config, &rules, &mut out, &mut err)?;
             Ok(outcome.exit_code())
+        }
+        Command::Catalog(args) => {
+            let catalog = exaudit::catalog::Catalog::with_files(&args.rules)?;
+            let filter = exaudit::report::CatalogFilter::parse(
+                args.generation.as_deref(),
+                args.role.as_deref(),
+                args.port,
+            )
+            .map_err(|e| anyhow::anyhow!("catalog: {e}"))?;
+            let mut out = BufWriter::new(io::stdout().lock());
+            match args.format {
+                CatalogFormatArg::Table => {
+                    exaudit::report::write_catalog_table(&mut out, &catalog, &filter)?;
+                }
+                CatalogFormatArg::Json => {
+                    exaudit::report::write_catalog_json(&mut out, &catalog, &filter)?;
+                }
+            }
+            out.flush()?;
+            Ok(0)
+        }
+        Command::Site(SiteCommand::Check { file }) => {
+            let site = exaudit::site::Site::load(&file)?;
+            let mut out = BufWriter::new(io::stdout().lock());
+            exaudit::report::write_site_check(&mut out, &site)?;
+            out.flush()?;
+            Ok(0)
         }
     }
 }

@@ -3,9 +3,12 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+use crate::catalog::{Catalog, RulesError};
+use crate::classify::{Aggregator, Classifier, Severity};
 use crate::decode::{DecodeConfig, Decoder};
 use crate::flow::{FlowConfig, FlowTable};
-use crate::report::{JsonReport, JsonlReport, Report, Summary, TableReport};
+use crate::report::{JsonReport, JsonlReport, Judgement, Report, Summary, TableReport};
+use crate::site::Site;
 use crate::source::Merged;
 use crate::stats::Stats;
 use crate::time::Timestamp;
@@ -29,6 +32,12 @@ pub struct Config {
     pub progress: bool,
     /// Use colour in the table format.
     pub color: bool,
+    /// The site file (`--site`); without one, flows are classified by port alone.
+    pub site: Option<PathBuf>,
+    /// The user's own catalog files (`--rules`), added to the built-in catalog.
+    pub rules: Vec<PathBuf>,
+    /// The exit status is 1 when a finding at or above this severity is reported.
+    pub fail_on: Severity,
 }
 
 impl Default for Config {
@@ -40,6 +49,9 @@ impl Default for Config {
             flow: FlowConfig::default(),
             progress: false,
             color: false,
+            site: None,
+            rules: Vec::new(),
+            fail_on: Severity::High,
         }
     }
 }
@@ -50,12 +62,45 @@ pub struct Outcome {
     /// Inputs that could not be opened or read to their end.
     pub input_errors: u64,
     pub stats: Stats,
+    /// The most severe finding reported, if any.
+    pub worst: Option<Severity>,
+    /// The `--fail-on` threshold of the run.
+    pub fail_on: Option<Severity>,
 }
 
 impl Outcome {
-    /// 0 when everything was read; 2 when an input error left the answer incomplete.
+    /// 2 when an input error left the answer incomplete; otherwise 1 when a finding at or above
+    /// `--fail-on` was reported, else 0.
     pub fn exit_code(&self) -> u8 {
-        if self.input_errors > 0 { 2 } else { 0 }
+        if self.input_errors > 0 {
+            2
+        } else if self
+            .worst
+            .is_some_and(|w| self.fail_on.is_some_and(|f| w >= f))
+        {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// The catalog and the site file of a run, loaded and validated before any capture is read.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub catalog: Catalog,
+    pub site: Option<Site>,
+}
+
+impl Rules {
+    /// Loads the built-in catalog, the `--rules` files and the `--site` file.
+    pub fn load(config: &Config) -> Result<Rules, RulesError> {
+        let catalog = Catalog::with_files(&config.rules)?;
+        let site = match &config.site {
+            Some(p) => Some(Site::load(p)?),
+            None => None,
+        };
+        Ok(Rules { catalog, site })
     }
 }
 
@@ -64,6 +109,8 @@ impl Outcome {
 pub enum InputError {
     #[error("cannot write the report")]
     Output(#[source] io::Error),
+    #[error("{0}")]
+    Rules(#[from] RulesError),
 }
 
 /// An error and its causes on one line, joined by ": ", in the form of STYLE §5 (system
@@ -106,6 +153,19 @@ pub fn run(
     out: &mut dyn Write,
     diag: &mut dyn Write,
 ) -> Result<Outcome, InputError> {
+    let rules = Rules::load(config)?;
+    run_with(config, &rules, out, diag)
+}
+
+/// [`run`] with the catalog and site already loaded.
+pub fn run_with(
+    config: &Config,
+    rules: &Rules,
+    out: &mut dyn Write,
+    diag: &mut dyn Write,
+) -> Result<Outcome, InputError> {
+    let classifier = Classifier::new(&rules.catalog, rules.site.as_ref());
+    let mut agg = Aggregator::default();
     let mut stats = Stats::default();
     let (mut src, open_errors) = Merged::open(&config.inputs);
     let mut input_errors = 0u64;
@@ -136,7 +196,7 @@ pub fn run(
             table.observe(ts, &d, truncated, &mut stats.flow, &mut done);
         }
         for rec in &mut done {
-            report.flow(out, rec).map_err(InputError::Output)?;
+            judge(&classifier, &mut agg, report.as_mut(), out, rec)?;
             table.recycle(rec);
         }
         done.clear();
@@ -163,12 +223,19 @@ pub fn run(
     }
     table.finish(&mut stats.flow, &mut done);
     for rec in &mut done {
-        report.flow(out, rec).map_err(InputError::Output)?;
+        judge(&classifier, &mut agg, report.as_mut(), out, rec)?;
         table.recycle(rec);
     }
     done.clear();
     stats.decode = decoder.stats.clone();
     stats.fragments = decoder.fragments.clone();
+    let judgement = Judgement {
+        catalog: &rules.catalog,
+        site: rules.site.as_ref(),
+        findings: agg.findings(&rules.catalog),
+        coverage: agg.coverage(&rules.catalog, rules.site.as_ref()),
+        aggregator: &agg,
+    };
     let summary = Summary {
         inputs: config
             .inputs
@@ -179,13 +246,32 @@ pub fn run(
         first_ts,
         last_ts,
         stats: &stats,
+        judgement: &judgement,
     };
     report.finish(out, &summary).map_err(InputError::Output)?;
     out.flush().map_err(InputError::Output)?;
     Ok(Outcome {
         input_errors,
         stats,
+        worst: judgement.findings.iter().map(|f| f.severity).max(),
+        fail_on: Some(config.fail_on),
     })
+}
+
+/// Classifies one finished flow, counts it, and hands both to the report.
+fn judge(
+    classifier: &Classifier<'_>,
+    agg: &mut Aggregator,
+    report: &mut dyn Report,
+    out: &mut dyn Write,
+    rec: &crate::flow::FlowRecord,
+) -> Result<(), InputError> {
+    let c = classifier.classify(rec);
+    let cid = crate::report::flow_community_id_bytes(rec);
+    agg.add(rec, &c, cid);
+    report
+        .flow(out, rec, &c, &cid, classifier.catalog)
+        .map_err(InputError::Output)
 }
 
 fn progress_bar(inputs: &[PathBuf]) -> indicatif::ProgressBar {

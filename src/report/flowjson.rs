@@ -7,7 +7,9 @@
 
 use std::net::IpAddr;
 
-use super::{flow_community_id_bytes, proto_name};
+use super::proto_name;
+use crate::catalog::{Catalog, RoleSet};
+use crate::classify::Classification;
 use crate::flow::{EndReason, FlowRecord};
 use crate::time::Timestamp;
 
@@ -64,8 +66,74 @@ fn end_reason(e: EndReason) -> &'static str {
     }
 }
 
+fn roles(buf: &mut Vec<u8>, r: RoleSet) {
+    buf.push(b'[');
+    for (i, role) in super::shown_roles(r).enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        string(buf, role.as_str());
+    }
+    buf.push(b']');
+}
+
+/// The classification fields: path, how it matched, other matches, roles, verdict,
+/// reachability and finding codes. Path ids come from the catalog, which was validated to
+/// letters, digits, '.', '-' and '_', so they need no escaping either.
+fn write_verdict(buf: &mut Vec<u8>, cls: &Classification, catalog: &Catalog) {
+    key(buf, "path");
+    match cls.path {
+        Some(p) => string(buf, &catalog.path(p).id),
+        None => buf.extend_from_slice(b"null"),
+    }
+    key(buf, "path_match");
+    match cls.how {
+        Some(h) => string(buf, h.as_str()),
+        None => buf.extend_from_slice(b"null"),
+    }
+    key(buf, "also_matched");
+    buf.push(b'[');
+    for (i, p) in cls.also().iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        string(buf, &catalog.path(*p).id);
+    }
+    buf.push(b']');
+    key(buf, "roles");
+    match cls.roles {
+        Some((s, d)) => {
+            buf.extend_from_slice(b"{\"src\":");
+            roles(buf, s);
+            buf.extend_from_slice(b",\"dest\":");
+            roles(buf, d);
+            buf.push(b'}');
+        }
+        None => buf.extend_from_slice(b"null"),
+    }
+    key(buf, "verdict");
+    string(buf, cls.verdict.as_str());
+    key(buf, "reachability");
+    string(buf, cls.reachability.as_str());
+    key(buf, "findings");
+    buf.push(b'[');
+    for (i, c) in cls.findings.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        string(buf, c.as_str());
+    }
+    buf.push(b']');
+}
+
 /// Appends the flow's JSON object (no newline) to `buf`.
-pub fn write_flow(buf: &mut Vec<u8>, rec: &FlowRecord) {
+pub fn write_flow(
+    buf: &mut Vec<u8>,
+    rec: &FlowRecord,
+    cls: &Classification,
+    community_id: &[u8; 30],
+    catalog: &Catalog,
+) {
     buf.extend_from_slice(b"{\"type\":\"flow\",\"ts\":");
     ts(buf, rec.start);
     key(buf, "end_ts");
@@ -74,7 +142,7 @@ pub fn write_flow(buf: &mut Vec<u8>, rec: &FlowRecord) {
     int(buf, rec.id);
     key(buf, "community_id");
     buf.push(b'"');
-    buf.extend_from_slice(&flow_community_id_bytes(rec));
+    buf.extend_from_slice(community_id);
     buf.push(b'"');
     key(buf, "proto");
     string(buf, proto_name(rec));
@@ -152,5 +220,6 @@ pub fn write_flow(buf: &mut Vec<u8>, rec: &FlowRecord) {
         }
         buf.push(b']');
     }
+    write_verdict(buf, cls, catalog);
     buf.push(b'}');
 }

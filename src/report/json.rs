@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::flowjson::write_flow;
-use super::{Report, Summary, proto_name};
+use super::{Judgement, Report, Summary, proto_name, shown_roles};
+use crate::catalog::{Catalog, RoleSet};
+use crate::classify::{Classification, Coverage, Finding, Severity, Verdict};
 use crate::flow::FlowRecord;
 use crate::stats::{CaptureStats, DecodeStats, FlowStats, FragmentStats};
 
@@ -45,6 +47,126 @@ struct SummaryJson<'a> {
     decode: &'a DecodeStats,
     fragments: &'a FragmentStats,
     flow_table: &'a FlowStats,
+    site: Option<&'a str>,
+    classified_by: &'static str,
+    catalog_paths: usize,
+    verdicts: BTreeMap<&'static str, u64>,
+    failing: u64,
+    findings: BTreeMap<&'static str, u64>,
+    findings_ungrouped: u64,
+}
+
+/// A `"finding"` object.
+#[derive(Serialize)]
+pub(super) struct FindingJson<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    code: &'static str,
+    severity: &'static str,
+    message: &'a str,
+    path: Option<&'a str>,
+    path_source: Option<&'a str>,
+    flows: u64,
+    first_ts: String,
+    last_ts: String,
+    proto: Option<&'static str>,
+    dest_ports: &'a [u16],
+    dest_ports_more: u64,
+    src_roles: Option<Vec<&'static str>>,
+    dest_roles: Option<Vec<&'static str>>,
+    src_ips: Vec<String>,
+    src_ips_more: u64,
+    dest_ips: Vec<String>,
+    dest_ips_more: u64,
+    examples: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secure_port: Option<u16>,
+}
+
+fn role_words(r: Option<RoleSet>) -> Option<Vec<&'static str>> {
+    r.map(|r| shown_roles(r).map(|x| x.as_str()).collect())
+}
+
+pub(super) fn finding_json<'a>(f: &'a Finding, catalog: &'a Catalog) -> FindingJson<'a> {
+    let path = f.path.map(|p| catalog.path(p));
+    FindingJson {
+        ty: "finding",
+        code: f.code.as_str(),
+        severity: f.severity.as_str(),
+        message: &f.message,
+        path: path.map(|p| p.id.as_str()),
+        path_source: path.map(|p| p.source.as_str()),
+        flows: f.flows,
+        first_ts: f.first.to_string(),
+        last_ts: f.last.to_string(),
+        proto: f.transport.map(|t| t.as_str()),
+        dest_ports: &f.ports,
+        dest_ports_more: f.ports_more,
+        src_roles: role_words(f.src_roles),
+        dest_roles: role_words(f.dst_roles),
+        src_ips: f.sources.list.iter().map(ToString::to_string).collect(),
+        src_ips_more: f.sources.more,
+        dest_ips: f.dests.list.iter().map(ToString::to_string).collect(),
+        dest_ips_more: f.dests.more,
+        examples: f
+            .examples
+            .iter()
+            .map(|e| String::from_utf8_lossy(e).into_owned())
+            .collect(),
+        secure_port: f.secure_port,
+    }
+}
+
+/// A `"coverage"` object.
+#[derive(Serialize)]
+pub(super) struct CoverageJson<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    path: &'a str,
+    name: &'a str,
+    ports: String,
+    status: &'static str,
+    flows_ok: u64,
+    flows_failing: u64,
+    source: &'a str,
+}
+
+pub(super) fn coverage_json<'a>(c: &Coverage, catalog: &'a Catalog) -> CoverageJson<'a> {
+    let p = catalog.path(c.path);
+    CoverageJson {
+        ty: "coverage",
+        path: &p.id,
+        name: &p.name,
+        ports: p.ports_text(),
+        status: c.status.as_str(),
+        flows_ok: c.flows_ok,
+        flows_failing: c.flows_failing,
+        source: &p.source,
+    }
+}
+
+fn verdict_counts(j: &Judgement<'_>) -> BTreeMap<&'static str, u64> {
+    [
+        Verdict::Documented,
+        Verdict::Undocumented,
+        Verdict::PortOnly,
+        Verdict::Unknown,
+    ]
+    .into_iter()
+    .map(|v| (v.as_str(), j.aggregator.verdict_count(v)))
+    .collect()
+}
+
+fn finding_counts(j: &Judgement<'_>) -> BTreeMap<&'static str, u64> {
+    Severity::ALL
+        .into_iter()
+        .map(|s| {
+            (
+                s.as_str(),
+                j.findings.iter().filter(|f| f.severity == s).count() as u64,
+            )
+        })
+        .collect()
 }
 
 fn summary_json<'a>(s: &'a Summary<'_>, t: &'a FlowTally) -> SummaryJson<'a> {
@@ -64,6 +186,17 @@ fn summary_json<'a>(s: &'a Summary<'_>, t: &'a FlowTally) -> SummaryJson<'a> {
         decode: &s.stats.decode,
         fragments: &s.stats.fragments,
         flow_table: &s.stats.flow,
+        site: s.judgement.site.map(|x| x.file.as_str()),
+        classified_by: if s.judgement.site.is_some() {
+            "site"
+        } else {
+            "port-only"
+        },
+        catalog_paths: s.judgement.catalog.paths.len(),
+        verdicts: verdict_counts(s.judgement),
+        failing: s.judgement.aggregator.failing,
+        findings: finding_counts(s.judgement),
+        findings_ungrouped: s.judgement.aggregator.ungrouped,
     }
 }
 
@@ -76,15 +209,31 @@ pub struct JsonlReport {
 }
 
 impl Report for JsonlReport {
-    fn flow(&mut self, out: &mut dyn Write, rec: &FlowRecord) -> io::Result<()> {
+    fn flow(
+        &mut self,
+        out: &mut dyn Write,
+        rec: &FlowRecord,
+        cls: &Classification,
+        community_id: &[u8; 30],
+        catalog: &Catalog,
+    ) -> io::Result<()> {
         self.tally.add(rec);
         self.line.clear();
-        write_flow(&mut self.line, rec);
+        write_flow(&mut self.line, rec, cls, community_id, catalog);
         self.line.push(b'\n');
         out.write_all(&self.line)
     }
 
     fn finish(&mut self, out: &mut dyn Write, summary: &Summary<'_>) -> io::Result<()> {
+        let j = summary.judgement;
+        for f in &j.findings {
+            serde_json::to_writer(&mut *out, &finding_json(f, j.catalog))?;
+            out.write_all(b"\n")?;
+        }
+        for c in &j.coverage {
+            serde_json::to_writer(&mut *out, &coverage_json(c, j.catalog))?;
+            out.write_all(b"\n")?;
+        }
         serde_json::to_writer(&mut *out, &summary_json(summary, &self.tally))?;
         out.write_all(b"\n")
     }
@@ -110,7 +259,14 @@ impl JsonReport {
 }
 
 impl Report for JsonReport {
-    fn flow(&mut self, out: &mut dyn Write, rec: &FlowRecord) -> io::Result<()> {
+    fn flow(
+        &mut self,
+        out: &mut dyn Write,
+        rec: &FlowRecord,
+        cls: &Classification,
+        community_id: &[u8; 30],
+        catalog: &Catalog,
+    ) -> io::Result<()> {
         self.start(out)?;
         self.tally.add(rec);
         if self.any {
@@ -120,12 +276,23 @@ impl Report for JsonReport {
         }
         self.any = true;
         self.line.clear();
-        write_flow(&mut self.line, rec);
+        write_flow(&mut self.line, rec, cls, community_id, catalog);
         out.write_all(&self.line)
     }
 
     fn finish(&mut self, out: &mut dyn Write, summary: &Summary<'_>) -> io::Result<()> {
         self.start(out)?;
+        let j = summary.judgement;
+        out.write_all(b"\n],\"findings\":[")?;
+        for (i, f) in j.findings.iter().enumerate() {
+            out.write_all(if i > 0 { b",\n" } else { b"\n" })?;
+            serde_json::to_writer(&mut *out, &finding_json(f, j.catalog))?;
+        }
+        out.write_all(b"\n],\"coverage\":[")?;
+        for (i, c) in j.coverage.iter().enumerate() {
+            out.write_all(if i > 0 { b",\n" } else { b"\n" })?;
+            serde_json::to_writer(&mut *out, &coverage_json(c, j.catalog))?;
+        }
         out.write_all(b"\n],\"summary\":")?;
         serde_json::to_writer(&mut *out, &summary_json(summary, &self.tally))?;
         out.write_all(b"}\n")

@@ -3,6 +3,7 @@
 //! are a contract documented in `docs/output.md`. Strings (addresses, Community ID, timestamps)
 //! are made here, once per flow; nothing upstream formats.
 
+mod catalog;
 mod community_id;
 mod flowjson;
 mod json;
@@ -10,13 +11,29 @@ mod table;
 
 use std::io::{self, Write};
 
+pub use catalog::{CatalogFilter, write_catalog_json, write_catalog_table, write_site_check};
 pub use community_id::{community_id, community_id_bytes};
 pub use json::{JsonReport, JsonlReport};
 pub use table::TableReport;
 
+use crate::catalog::{Catalog, Role, RoleSet};
+use crate::classify::{Aggregator, Classification, Coverage, Finding};
 use crate::flow::{FlowRecord, Kind};
+use crate::site::Site;
 use crate::stats::Stats;
 use crate::time::Timestamp;
+
+/// What classification found over the run, for the end of a report.
+#[derive(Debug)]
+pub struct Judgement<'a> {
+    pub catalog: &'a Catalog,
+    /// `None`: no site file; flows were classified by port alone.
+    pub site: Option<&'a Site>,
+    /// Most severe first.
+    pub findings: Vec<Finding>,
+    pub coverage: Vec<Coverage>,
+    pub aggregator: &'a Aggregator,
+}
 
 /// What the report needs at the end of a run besides the flows.
 #[derive(Debug)]
@@ -28,11 +45,20 @@ pub struct Summary<'a> {
     pub first_ts: Option<Timestamp>,
     pub last_ts: Option<Timestamp>,
     pub stats: &'a Stats,
+    pub judgement: &'a Judgement<'a>,
 }
 
-/// An output format. `flow` is called once per flow as flows end; `finish` once at the end.
+/// An output format. `flow` is called once per flow as flows end, with its classification and
+/// its Community ID; `finish` once at the end.
 pub trait Report {
-    fn flow(&mut self, out: &mut dyn Write, rec: &FlowRecord) -> io::Result<()>;
+    fn flow(
+        &mut self,
+        out: &mut dyn Write,
+        rec: &FlowRecord,
+        cls: &Classification,
+        community_id: &[u8; 30],
+        catalog: &Catalog,
+    ) -> io::Result<()>;
     fn finish(&mut self, out: &mut dyn Write, summary: &Summary<'_>) -> io::Result<()>;
 }
 
@@ -56,4 +82,12 @@ pub fn flow_community_id_bytes(rec: &FlowRecord) -> [u8; 30] {
         _ => None,
     };
     community_id_bytes(0, rec.orig, rec.resp, rec.ip_proto, icmp)
+}
+
+/// A host's roles as outputs show them: the `exchange` role that a specific Exchange server
+/// role implies is left out.
+pub fn shown_roles(r: RoleSet) -> impl Iterator<Item = Role> {
+    let specific = r.intersects(RoleSet::exchange_servers().without(Role::Exchange));
+    r.iter()
+        .filter(move |x| !(specific && *x == Role::Exchange))
 }

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
-use super::{Report, Summary, proto_name};
+use super::{Judgement, Report, Summary, proto_name};
+use crate::catalog::Catalog;
+use crate::classify::{Classification, CoverageStatus, Severity, Verdict};
 use crate::flow::{ConnState, EndReason, FlowRecord, Kind};
 
 /// Hosts and services remembered for the top lists; past this they are only counted.
@@ -106,7 +108,14 @@ fn end_index(e: EndReason) -> usize {
 }
 
 impl Report for TableReport {
-    fn flow(&mut self, _out: &mut dyn Write, rec: &FlowRecord) -> io::Result<()> {
+    fn flow(
+        &mut self,
+        _out: &mut dyn Write,
+        rec: &FlowRecord,
+        _cls: &Classification,
+        _community_id: &[u8; 30],
+        _catalog: &Catalog,
+    ) -> io::Result<()> {
         self.flows += 1;
         if let Some(i) = ConnState::ALL.iter().position(|s| *s == rec.conn_state)
             && let Some(c) = self.by_state.get_mut(i)
@@ -202,7 +211,7 @@ impl Report for TableReport {
             thousands(self.by_proto[2]),
             thousands(self.by_proto[3])
         )?;
-        writeln!(out)?;
+        self.judgement_section(out, s.judgement)?;
 
         self.heading(out, "Connection states")?;
         let mut line = String::from(" ");
@@ -293,7 +302,180 @@ impl Report for TableReport {
     }
 }
 
+/// Control characters (which a user's rules file or a wire string could carry) as `\xNN`.
+fn clean(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            o.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else {
+            o.push(c);
+        }
+    }
+    o
+}
+
+/// Words of `text` in lines of at most `width` columns, the first after `first`, the others
+/// after `indent` spaces.
+fn wrap(
+    out: &mut dyn Write,
+    first: &str,
+    indent: usize,
+    width: usize,
+    text: &str,
+) -> io::Result<()> {
+    let mut line = first.to_owned();
+    let mut empty = true;
+    for w in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + w.chars().count() > width {
+            writeln!(out, "{line}")?;
+            line = " ".repeat(indent);
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(w);
+        empty = false;
+    }
+    writeln!(out, "{line}")
+}
+
 impl TableReport {
+    fn severity_word(&self, s: Severity) -> String {
+        let w = format!("{:<7}", s.as_str().to_uppercase());
+        if !self.color {
+            return w;
+        }
+        let c = match s {
+            Severity::High => "31",
+            Severity::Medium => "33",
+            Severity::Low => "36",
+            Severity::Info => "2",
+        };
+        format!("\x1b[{c}m{w}\x1b[0m")
+    }
+
+    fn judgement_section(&self, out: &mut dyn Write, j: &Judgement<'_>) -> io::Result<()> {
+        let a = j.aggregator;
+        match j.site {
+            Some(site) => {
+                let gens: Vec<&str> = site.generations.iter().map(|g| g.as_str()).collect();
+                writeln!(
+                    out,
+                    "  site        {} (Exchange {}; {} addresses and networks)",
+                    clean(&site.file),
+                    gens.join(", "),
+                    site.entries
+                )?;
+            }
+            None => writeln!(
+                out,
+                "  site        none: flows are classified by port alone (give --site FILE)"
+            )?,
+        }
+        writeln!(
+            out,
+            "  verdicts    documented {}  undocumented {}  port-only {}  unknown {}",
+            thousands(a.verdict_count(Verdict::Documented)),
+            thousands(a.verdict_count(Verdict::Undocumented)),
+            thousands(a.verdict_count(Verdict::PortOnly)),
+            thousands(a.verdict_count(Verdict::Unknown)),
+        )?;
+        writeln!(
+            out,
+            "  failing     {} flows on documented paths were refused or unanswered",
+            thousands(a.failing)
+        )?;
+        let by_sev: Vec<String> = Severity::ALL
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {}",
+                    s.as_str(),
+                    j.findings.iter().filter(|f| f.severity == *s).count()
+                )
+            })
+            .collect();
+        writeln!(out, "  findings    {}", by_sev.join("  "))?;
+        writeln!(out)?;
+
+        self.heading(out, "Findings")?;
+        if j.findings.is_empty() {
+            writeln!(out, "  none")?;
+        }
+        for f in &j.findings {
+            let first = format!(
+                "  {} {:<21}",
+                self.severity_word(f.severity),
+                f.code.as_str()
+            );
+            // The colour codes take no columns: wrap as if they were absent.
+            let visible = 2 + 7 + 1 + 21;
+            let extra = first.len() - visible;
+            wrap(out, &first, 12, 100 + extra, &clean(&f.message))?;
+            let mut refs = Vec::new();
+            if let Some(p) = f.path.map(|p| j.catalog.path(p)) {
+                refs.push(format!("path {} (seed {})", p.id, p.source));
+            }
+            if let Some(e) = f.examples.first() {
+                refs.push(format!("e.g. flow {}", String::from_utf8_lossy(e)));
+            }
+            if !refs.is_empty() {
+                wrap(out, &" ".repeat(12), 12, 100, &clean(&refs.join("; ")))?;
+            }
+        }
+        if a.ungrouped > 0 {
+            writeln!(
+                out,
+                "  ({} more flows with findings beyond the grouping cap)",
+                thousands(a.ungrouped)
+            )?;
+        }
+        writeln!(out)?;
+
+        if j.site.is_none() {
+            return Ok(());
+        }
+        let count = |st: CoverageStatus| j.coverage.iter().filter(|c| c.status == st).count();
+        self.heading(
+            out,
+            &format!(
+                "Coverage of documented paths ({} apply to this site: {} seen working, {} seen failing, {} not seen)",
+                j.coverage.len(),
+                count(CoverageStatus::SeenOk),
+                count(CoverageStatus::SeenFailing),
+                count(CoverageStatus::NotSeen)
+            ),
+        )?;
+        writeln!(out, "  {:<13} {:>6} {:>7}  path", "status", "ok", "failing")?;
+        for st in [CoverageStatus::SeenFailing, CoverageStatus::SeenOk] {
+            for c in j.coverage.iter().filter(|c| c.status == st) {
+                let p = j.catalog.path(c.path);
+                let line = format!(
+                    "  {:<13} {:>6} {:>7}  {}  {}",
+                    st.as_str(),
+                    thousands(c.flows_ok),
+                    thousands(c.flows_failing),
+                    p.id,
+                    clean(&p.name)
+                );
+                let line: String = line.chars().take(100).collect();
+                writeln!(out, "{line}")?;
+            }
+        }
+        let unseen: Vec<&str> = j
+            .coverage
+            .iter()
+            .filter(|c| c.status == CoverageStatus::NotSeen)
+            .map(|c| j.catalog.path(c.path).id.as_str())
+            .collect();
+        if !unseen.is_empty() {
+            wrap(out, "  not seen:", 4, 100, &unseen.join(", "))?;
+        }
+        writeln!(out)
+    }
+
     fn input_section(&self, out: &mut dyn Write, st: &crate::stats::Stats) -> io::Result<()> {
         self.heading(out, "Input and decoding")?;
         let mut any = false;

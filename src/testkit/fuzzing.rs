@@ -2,9 +2,12 @@
 //! are one call each, and `tests/it/fuzz_replay.rs` replays the committed corpora and regressions
 //! through the same functions on stable Rust.
 
+use crate::catalog::Catalog;
+use crate::classify::{Aggregator, Classifier};
 use crate::decode::{DecodeConfig, Decoder};
 use crate::flow::{FlowConfig, FlowTable, Timeouts};
-use crate::report::{JsonlReport, Report, Summary, TableReport};
+use crate::report::{JsonlReport, Judgement, Report, Summary, TableReport};
+use crate::site::Site;
 use crate::source::{LinkType, RawPacket};
 use crate::stats::FlowStats;
 use crate::time::{Duration, Timestamp};
@@ -24,24 +27,53 @@ pub fn capture(data: &[u8]) -> crate::Analysis {
         Default::default(),
         flow,
     );
+    let (catalog, site) = rules();
+    let clf = Classifier::new(catalog, site.as_ref());
+    let mut agg = Aggregator::default();
     let (mut jsonl, mut table, mut out) =
         (JsonlReport::default(), TableReport::new(false), Vec::new());
     for rec in &a.flows {
-        let _ = jsonl.flow(&mut out, rec);
-        let _ = table.flow(&mut out, rec);
+        let c = clf.classify(rec);
+        let cid = crate::report::flow_community_id_bytes(rec);
+        agg.add(rec, &c, cid);
+        let _ = jsonl.flow(&mut out, rec, &c, &cid, catalog);
+        let _ = table.flow(&mut out, rec, &c, &cid, catalog);
     }
+    let judgement = Judgement {
+        catalog,
+        site: site.as_ref(),
+        findings: agg.findings(catalog),
+        coverage: agg.coverage(catalog, site.as_ref()),
+        aggregator: &agg,
+    };
     let summary = Summary {
         inputs: vec!["fuzz".into()],
         input_errors: u64::try_from(a.errors.len()).unwrap_or(u64::MAX),
         first_ts: a.flows.iter().map(|f| f.start).min(),
         last_ts: a.flows.iter().map(|f| f.last).max(),
         stats: &a.stats,
+        judgement: &judgement,
     };
     let _ = jsonl.finish(&mut out, &summary);
     let _ = table.finish(&mut out, &summary);
     a.errors.iter().for_each(|e| drop(e.to_string()));
     a.warnings.iter().for_each(|w| drop(w.to_string()));
     a
+}
+
+/// The built-in catalog and the demo's site file, loaded once per process.
+fn rules() -> &'static (Catalog, Option<Site>) {
+    static RULES: std::sync::OnceLock<(Catalog, Option<Site>)> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| {
+        (
+            Catalog::builtin().unwrap_or_default(),
+            Site::parse(
+                "demo-site.toml",
+                include_str!("../../fixtures/demo/site.toml"),
+            )
+            .ok(),
+        )
+    })
 }
 
 /// One packet: the first byte picks the link type (low 4 bits, modulo the supported list),

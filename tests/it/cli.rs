@@ -375,7 +375,8 @@ fn several_files_merge_in_time_order() {
         fb.to_str().unwrap(),
         fa.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0));
+    // Unanswered DNS queries on a documented port are a high finding: exit status 1.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let hosts: Vec<String> = stdout(&o)
         .lines()
         .filter(|l| l.contains("\"type\":\"flow\""))

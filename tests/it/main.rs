@@ -9,6 +9,8 @@
 )]
 
 mod alloc;
+mod catalog;
+mod classify;
 mod cli;
 mod common;
 mod fuzz_replay;

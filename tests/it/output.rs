@@ -47,6 +47,8 @@ fn schemas() -> BTreeMap<&'static str, Schema> {
         ("flow", table_after(&doc, "## `flow`")),
         ("icmp", table_after(&doc, "Each element of `icmp`")),
         ("summary", table_after(&doc, "## `summary`")),
+        ("finding", table_after(&doc, "## `finding`")),
+        ("coverage", table_after(&doc, "## `coverage`")),
         ("report", table_after(&doc, "## `report`")),
     ])
 }
@@ -88,9 +90,14 @@ fn check(v: &Value, schema: &Schema, what: &str, all: &BTreeMap<&'static str, Sc
 }
 
 fn render(inputs: Vec<PathBuf>, format: Format) -> (String, u8) {
+    render_site(inputs, format, None)
+}
+
+fn render_site(inputs: Vec<PathBuf>, format: Format, site: Option<&str>) -> (String, u8) {
     let config = Config {
         inputs,
         format,
+        site: site.map(PathBuf::from),
         ..Config::default()
     };
     let mut out = Vec::new();
@@ -107,7 +114,8 @@ fn check_jsonl(text: &str, all: &BTreeMap<&'static str, Schema>) -> usize {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("line {i}: {e}: {line}"));
         let ty = v["type"].as_str().unwrap();
         assert!(
-            ty == "flow" || (ty == "summary" && i == lines.len() - 1),
+            matches!(ty, "flow" | "finding" | "coverage")
+                || (ty == "summary" && i == lines.len() - 1),
             "line {i}: type {ty}"
         );
         check(&v, &all[ty], &format!("line {i}"), all);
@@ -135,14 +143,29 @@ fn inputs() -> Vec<PathBuf> {
 fn every_object_matches_docs_output_md() {
     let all = schemas();
     let mut objects = 0;
-    for input in inputs() {
-        let (jsonl, _) = render(vec![input.clone()], Format::Jsonl);
+    let mut runs: Vec<(PathBuf, Option<&str>)> = inputs().into_iter().map(|p| (p, None)).collect();
+    runs.push((
+        PathBuf::from("fixtures/demo/demo.pcapng"),
+        Some("fixtures/demo/site.toml"),
+    ));
+    runs.push((
+        PathBuf::from("fixtures/mixed.pcapng"),
+        Some("fixtures/demo/site.toml"),
+    ));
+    for (input, site) in runs {
+        let (jsonl, _) = render_site(vec![input.clone()], Format::Jsonl, site);
         objects += check_jsonl(&jsonl, &all);
-        let (json, _) = render(vec![input], Format::Json);
+        let (json, _) = render_site(vec![input], Format::Json, site);
         let v: Value = serde_json::from_str(&json).unwrap();
         check(&v, &all["report"], "report", &all);
-        for f in v["flows"].as_array().unwrap() {
-            check(f, &all["flow"], "report flow", &all);
+        for (key, schema) in [
+            ("flows", "flow"),
+            ("findings", "finding"),
+            ("coverage", "coverage"),
+        ] {
+            for f in v[key].as_array().unwrap() {
+                check(f, &all[schema], &format!("report {schema}"), &all);
+            }
         }
         check(&v["summary"], &all["summary"], "report summary", &all);
     }
@@ -152,36 +175,72 @@ fn every_object_matches_docs_output_md() {
 /// The JSON document holds exactly what the JSONL lines hold.
 #[test]
 fn json_and_jsonl_carry_the_same_objects() {
-    let input = vec![PathBuf::from("fixtures/mixed.pcapng")];
-    let (jsonl, _) = render(input.clone(), Format::Jsonl);
-    let (json, _) = render(input, Format::Json);
+    let input = vec![PathBuf::from("fixtures/demo/demo.pcapng")];
+    let site = Some("fixtures/demo/site.toml");
+    let (jsonl, _) = render_site(input.clone(), Format::Jsonl, site);
+    let (json, _) = render_site(input, Format::Json, site);
     let doc: Value = serde_json::from_str(&json).unwrap();
     let lines: Vec<Value> = jsonl
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let (summary, flows) = lines.split_last().unwrap();
-    assert_eq!(doc["flows"].as_array().unwrap(), flows);
+    let (summary, rest) = lines.split_last().unwrap();
+    let of =
+        |ty: &str| -> Vec<Value> { rest.iter().filter(|v| v["type"] == ty).cloned().collect() };
+    assert_eq!(doc["flows"].as_array().unwrap(), &of("flow"));
+    assert_eq!(doc["findings"].as_array().unwrap(), &of("finding"));
+    assert_eq!(doc["coverage"].as_array().unwrap(), &of("coverage"));
+    assert!(!of("finding").is_empty() && !of("coverage").is_empty());
     assert_eq!(&doc["summary"], summary);
 }
 
+fn table_ok(out: &str) {
+    assert!(
+        out.lines().all(|l| l.chars().count() <= 100),
+        "wider than 100 columns"
+    );
+    assert!(!out.contains('\x1b'), "colour outside a terminal");
+}
+
+/// Without a site file: classified by port alone, and every output says so.
 #[test]
 fn jsonl_snapshot_of_the_bundled_capture() {
     let (out, code) = render(vec![PathBuf::from("fixtures/mixed.pcapng")], Format::Jsonl);
-    assert_eq!(code, 0);
+    assert_eq!(
+        code, 1,
+        "the refused EdgeSync attempt is a high finding by port"
+    );
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .contains("\"classified_by\":\"port-only\"")
+    );
     insta::assert_snapshot!("mixed_jsonl", out);
 }
 
 #[test]
 fn table_snapshot_of_the_bundled_capture() {
     let (out, code) = render(vec![PathBuf::from("fixtures/mixed.pcapng")], Format::Table);
-    assert_eq!(code, 0);
-    assert!(
-        out.lines().all(|l| l.chars().count() <= 100),
-        "wider than 100 columns"
-    );
-    assert!(!out.contains('\x1b'), "colour outside a terminal");
+    assert_eq!(code, 1);
+    table_ok(&out);
+    assert!(out.contains("site        none: flows are classified by port alone"));
     insta::assert_snapshot!("mixed_table", out);
+}
+
+/// The demo organisation with its site file: the golden outputs of the classification stage.
+#[test]
+fn demo_snapshots() {
+    let input = vec![PathBuf::from("fixtures/demo/demo.pcapng")];
+    let site = Some("fixtures/demo/site.toml");
+    let (table, code) = render_site(input.clone(), Format::Table, site);
+    assert_eq!(code, 1);
+    table_ok(&table);
+    insta::assert_snapshot!("demo_table", table);
+    let (jsonl, _) = render_site(input.clone(), Format::Jsonl, site);
+    insta::assert_snapshot!("demo_jsonl", jsonl);
+    let (json, _) = render_site(input, Format::Json, site);
+    insta::assert_snapshot!("demo_json", json);
 }
 
 /// The committed captures are exactly what the testkit's scenarios make today.

@@ -1,0 +1,580 @@
+//! From TOML text to typed paths. `Raw*` structs mirror the file; every rule is checked once
+//! here, and each error names the file, the line and the problem.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::types::{
+    Alternative, Auth, AuthSet, ByDefault, Encryption, EncryptionSet, Generation, GenerationSet,
+    List, Path, PortEntry, PortSpec, Role, RoleSet, Transport,
+};
+use super::{Candidate, Catalog, PortMatch, RulesError};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    list: Option<Spanned<RawList>>,
+    #[serde(default)]
+    path: Vec<Spanned<RawPath>>,
+    #[serde(default)]
+    alternative: Vec<Spanned<RawAlternative>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawList {
+    id: Spanned<String>,
+    title: String,
+    generations: Vec<Spanned<String>>,
+    #[serde(default)]
+    source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPath {
+    id: Spanned<String>,
+    name: String,
+    from: Spanned<Vec<Spanned<String>>>,
+    to: Spanned<Vec<Spanned<String>>>,
+    ports: Vec<Spanned<toml::Value>>,
+    #[serde(default)]
+    encryption: Vec<Spanned<String>>,
+    #[serde(default)]
+    encryption_text: String,
+    encrypted_by_default: Spanned<String>,
+    condition: Option<Spanned<String>>,
+    #[serde(default)]
+    auth_default: Vec<Spanned<String>>,
+    #[serde(default)]
+    auth_supported: Vec<Spanned<String>>,
+    auth_text: Option<String>,
+    #[serde(default)]
+    tls_ports: Vec<Spanned<toml::Value>>,
+    notes: Option<String>,
+    source: Spanned<String>,
+    rule_name: Option<String>,
+    program: Option<String>,
+    #[serde(default)]
+    related: Vec<Spanned<String>>,
+    duplicate_of: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlternative {
+    service: String,
+    clear: Spanned<toml::Value>,
+    secure: Spanned<toml::Value>,
+    source: String,
+    notes: Option<String>,
+}
+
+/// Where an error is: a file's name and text, to turn byte offsets into lines.
+struct Here<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Here<'_> {
+    fn line(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn err(&self, offset: usize, problem: impl Into<String>) -> RulesError {
+        RulesError {
+            file: self.file.to_owned(),
+            line: self.line(offset),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Collects files into a catalog, checking ids across them.
+#[derive(Default)]
+pub(super) struct Builder {
+    cat: Catalog,
+    /// Path id → (file, line) of its first definition.
+    ids: HashMap<String, (String, usize)>,
+    /// (file, line, path index, id) of every `related`/`duplicate_of` reference, checked at the end.
+    refs: Vec<(String, usize, String)>,
+}
+
+impl Builder {
+    pub(super) fn add_file(&mut self, file: &str, text: &str) -> Result<(), RulesError> {
+        let here = Here { file, text };
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            here.err(offset, toml_message(&e))
+        })?;
+        let builtin = file.starts_with("rules/") && super::BUILTIN.iter().any(|(f, _)| *f == file);
+        let list_idx = u32::try_from(self.cat.lists.len()).unwrap_or(u32::MAX);
+        let Some(list) = raw.list else {
+            if raw.path.is_empty() && !raw.alternative.is_empty() {
+                return self.add_alternatives(&here, raw.alternative);
+            }
+            return Err(RulesError {
+                file: file.to_owned(),
+                line: 1,
+                problem: "missing the [list] table (id, title, generations)".to_owned(),
+            });
+        };
+        let list_line = here.line(list.span().start);
+        let list = list.into_inner();
+        let list_id = list.id.get_ref().trim().to_owned();
+        if list_id.is_empty() {
+            return Err(here.err(list.id.span().start, "list id is empty"));
+        }
+        if let Some(other) = self.cat.lists.iter().find(|l| l.id == list_id) {
+            return Err(here.err(
+                list.id.span().start,
+                format!("duplicate list id \"{list_id}\" (also in {})", other.file),
+            ));
+        }
+        let mut generations = GenerationSet::EMPTY;
+        for g in &list.generations {
+            let v = Generation::parse(g.get_ref()).ok_or_else(|| {
+                here.err(
+                    g.span().start,
+                    format!(
+                        "list \"{list_id}\": unknown generation \"{}\" (known: {})",
+                        g.get_ref(),
+                        Generation::known()
+                    ),
+                )
+            })?;
+            generations = generations.with(v);
+        }
+        if generations.is_empty() {
+            return Err(RulesError {
+                file: file.to_owned(),
+                line: list_line,
+                problem: format!("list \"{list_id}\": generations is empty"),
+            });
+        }
+        self.cat.lists.push(List {
+            id: list_id,
+            title: list.title,
+            generations,
+            source: list.source,
+            file: file.to_owned(),
+            builtin,
+        });
+        for p in raw.path {
+            let line = here.line(p.span().start);
+            let path = parse_path(&here, line, list_idx, p.into_inner())?;
+            if let Some((f, l)) = self.ids.get(&path.id) {
+                return Err(RulesError {
+                    file: file.to_owned(),
+                    line,
+                    problem: format!(
+                        "path \"{}\": duplicate id (first defined at {f}:{l})",
+                        path.id
+                    ),
+                });
+            }
+            self.ids.insert(path.id.clone(), (file.to_owned(), line));
+            for r in path.related.iter().chain(path.duplicate_of.iter()) {
+                self.refs.push((file.to_owned(), line, r.clone()));
+            }
+            self.cat.paths.push(path);
+        }
+        self.add_alternatives(&here, raw.alternative)
+    }
+
+    fn add_alternatives(
+        &mut self,
+        here: &Here<'_>,
+        alts: Vec<Spanned<RawAlternative>>,
+    ) -> Result<(), RulesError> {
+        for a in alts {
+            let a = a.into_inner();
+            let clear = parse_port(here, "alternative", &a.clear)?;
+            let secure = parse_port(here, "alternative", &a.secure)?;
+            let (PortSpec::One(c), Some(ct)) = (clear.spec, clear.transport) else {
+                return Err(here.err(
+                    a.clear.span().start,
+                    format!(
+                        "alternative \"{}\": clear must be one port, like \"389/tcp\"",
+                        a.service
+                    ),
+                ));
+            };
+            let (PortSpec::One(s), Some(st)) = (secure.spec, secure.transport) else {
+                return Err(here.err(
+                    a.secure.span().start,
+                    format!(
+                        "alternative \"{}\": secure must be one port, like \"636/tcp\"",
+                        a.service
+                    ),
+                ));
+            };
+            if ct != st {
+                return Err(here.err(
+                    a.secure.span().start,
+                    format!(
+                        "alternative \"{}\": clear and secure use different transports",
+                        a.service
+                    ),
+                ));
+            }
+            self.cat.alternatives.push(Alternative {
+                service: a.service,
+                transport: ct,
+                clear: c,
+                secure: s,
+                source: a.source,
+                notes: a.notes,
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(mut self) -> Result<Catalog, RulesError> {
+        for (file, line, id) in &self.refs {
+            if !self.ids.contains_key(id) {
+                return Err(RulesError {
+                    file: file.clone(),
+                    line: *line,
+                    problem: format!("refers to path \"{id}\", which no rules file defines"),
+                });
+            }
+        }
+        self.cat.index = Index::build(&self.cat.paths);
+        Ok(self.cat)
+    }
+}
+
+/// toml's message without its multi-line context: the first line, lower-cased like ours.
+fn toml_message(e: &toml::de::Error) -> String {
+    let m = e
+        .message()
+        .lines()
+        .next()
+        .unwrap_or("not valid TOML")
+        .trim();
+    let m = m.trim_end_matches('.');
+    let mut c = m.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => "not valid TOML".to_owned(),
+    }
+}
+
+fn parse_path(here: &Here<'_>, line: usize, list: u32, raw: RawPath) -> Result<Path, RulesError> {
+    let id = raw.id.get_ref().trim().to_owned();
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    {
+        return Err(here.err(
+            raw.id.span().start,
+            format!("path id \"{id}\" must be letters, digits, '.', '-' or '_'"),
+        ));
+    }
+    let what = format!("path \"{id}\"");
+    let from = roles(here, &what, "from", &raw.from)?;
+    let to = roles(here, &what, "to", &raw.to)?;
+    let mut ports = Vec::with_capacity(raw.ports.len());
+    for p in &raw.ports {
+        ports.push(parse_port(here, &what, p)?);
+    }
+    let mut tls_ports = Vec::with_capacity(raw.tls_ports.len());
+    for p in &raw.tls_ports {
+        let e = parse_port(here, &what, p)?;
+        if !ports.contains(&e) {
+            return Err(here.err(
+                p.span().start,
+                format!("{what}: tls port {e} is not one of the path's ports"),
+            ));
+        }
+        tls_ports.push(e);
+    }
+    let mut encryption = EncryptionSet::EMPTY;
+    for e in &raw.encryption {
+        let v = Encryption::parse(e.get_ref()).ok_or_else(|| {
+            here.err(
+                e.span().start,
+                format!(
+                    "{what}: unknown encryption \"{}\" (known: {})",
+                    e.get_ref(),
+                    Encryption::known()
+                ),
+            )
+        })?;
+        encryption = encryption.with(v);
+    }
+    let by_default = ByDefault::parse(raw.encrypted_by_default.get_ref()).ok_or_else(|| {
+        here.err(
+            raw.encrypted_by_default.span().start,
+            format!(
+                "{what}: encrypted_by_default \"{}\" is not one of {}",
+                raw.encrypted_by_default.get_ref(),
+                ByDefault::known()
+            ),
+        )
+    })?;
+    match (&raw.condition, by_default) {
+        (None, ByDefault::Conditional) => {
+            return Err(here.err(
+                raw.encrypted_by_default.span().start,
+                format!(
+                    "{what}: encrypted_by_default is \"conditional\" but no condition is given"
+                ),
+            ));
+        }
+        (Some(c), v) if v != ByDefault::Conditional => {
+            return Err(here.err(
+                c.span().start,
+                format!("{what}: a condition is given but encrypted_by_default is \"{v}\""),
+            ));
+        }
+        _ => {}
+    }
+    let auth_default = auths(here, &what, &raw.auth_default)?;
+    let auth_supported = auths(here, &what, &raw.auth_supported)?;
+    if raw.source.get_ref().trim().is_empty() {
+        return Err(here.err(raw.source.span().start, format!("{what}: source is empty")));
+    }
+    Ok(Path {
+        id,
+        name: raw.name,
+        list,
+        from,
+        to,
+        ports,
+        tls_ports,
+        encryption,
+        encryption_text: raw.encryption_text,
+        encrypted_by_default: by_default,
+        condition: raw.condition.map(Spanned::into_inner),
+        auth_default,
+        auth_supported,
+        auth_text: raw.auth_text,
+        notes: raw.notes,
+        source: raw.source.into_inner(),
+        rule_name: raw.rule_name,
+        program: raw.program,
+        related: raw.related.into_iter().map(Spanned::into_inner).collect(),
+        duplicate_of: raw.duplicate_of.map(Spanned::into_inner),
+        line,
+    })
+}
+
+fn roles(
+    here: &Here<'_>,
+    what: &str,
+    key: &str,
+    raw: &Spanned<Vec<Spanned<String>>>,
+) -> Result<RoleSet, RulesError> {
+    let mut set = RoleSet::EMPTY;
+    for r in raw.get_ref() {
+        let v = Role::parse(r.get_ref()).ok_or_else(|| {
+            here.err(
+                r.span().start,
+                format!(
+                    "{what}: unknown role \"{}\" (known: {})",
+                    r.get_ref(),
+                    Role::known()
+                ),
+            )
+        })?;
+        set = set.with(v);
+    }
+    if set.is_empty() {
+        return Err(here.err(raw.span().start, format!("{what}: {key} names no role")));
+    }
+    Ok(set)
+}
+
+fn auths(here: &Here<'_>, what: &str, raw: &[Spanned<String>]) -> Result<AuthSet, RulesError> {
+    let mut set = AuthSet::EMPTY;
+    for a in raw {
+        let v = Auth::parse(a.get_ref()).ok_or_else(|| {
+            here.err(
+                a.span().start,
+                format!(
+                    "{what}: unknown authentication \"{}\" (known: {})",
+                    a.get_ref(),
+                    Auth::known()
+                ),
+            )
+        })?;
+        set = set.with(v);
+    }
+    Ok(set)
+}
+
+/// `"25/tcp"`, `"5075-5077/tcp"`, `"rpc-dynamic/tcp"`, `"rtp-media/udp"`, `"any/udp"`, `"any"`.
+fn parse_port(
+    here: &Here<'_>,
+    what: &str,
+    raw: &Spanned<toml::Value>,
+) -> Result<PortEntry, RulesError> {
+    let at = raw.span().start;
+    let text = match raw.get_ref() {
+        toml::Value::String(s) => s.as_str(),
+        toml::Value::Integer(n) => {
+            return Err(here.err(
+                at,
+                format!("{what}: port {n} needs its transport, like \"{n}/tcp\""),
+            ));
+        }
+        _ => {
+            return Err(here.err(
+                at,
+                format!("{what}: a port is a string like \"25/tcp\" or \"5060-5068/tcp\""),
+            ));
+        }
+    };
+    parse_port_text(text).map_err(|problem| here.err(at, format!("{what}: {problem}")))
+}
+
+/// The grammar of one port entry, shared with the site file.
+pub(crate) fn parse_port_text(text: &str) -> Result<PortEntry, String> {
+    if text == "any" {
+        return Ok(PortEntry {
+            spec: PortSpec::Any,
+            transport: None,
+        });
+    }
+    let Some((spec, proto)) = text.rsplit_once('/') else {
+        return Err(format!(
+            "port \"{text}\" needs its transport, like \"{text}/tcp\""
+        ));
+    };
+    let transport = Transport::parse(proto).ok_or_else(|| {
+        format!("port \"{text}\": unknown transport \"{proto}\" (known: tcp, udp)")
+    })?;
+    let spec = match spec {
+        "rpc-dynamic" if transport == Transport::Tcp => PortSpec::RpcDynamic,
+        "rtp-media" if transport == Transport::Udp => PortSpec::RtpMedia,
+        "rpc-dynamic" | "rtp-media" => {
+            return Err(format!(
+                "port \"{text}\": {spec} is only defined over {}",
+                if spec == "rpc-dynamic" { "tcp" } else { "udp" }
+            ));
+        }
+        "any" => PortSpec::Any,
+        _ => match spec.split_once('-') {
+            Some((lo, hi)) => {
+                let lo = port_number(lo, text)?;
+                let hi = port_number(hi, text)?;
+                if lo >= hi {
+                    return Err(format!(
+                        "port range \"{text}\" is malformed (the low end must be below the high end)"
+                    ));
+                }
+                PortSpec::Range(lo, hi)
+            }
+            None => PortSpec::One(port_number(spec, text)?),
+        },
+    };
+    Ok(PortEntry {
+        spec,
+        transport: Some(transport),
+    })
+}
+
+fn port_number(s: &str, whole: &str) -> Result<u16, String> {
+    let n: u64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("port \"{whole}\": \"{s}\" is not a port number"))?;
+    match u16::try_from(n) {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("port \"{whole}\": {n} is out of range (1-65535)")),
+    }
+}
+
+/// Candidate paths by transport and port, built once at load.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Index {
+    /// (transport, port) → paths that list the port.
+    exact: HashMap<(Transport, u16), Vec<u32>>,
+    /// (transport or any, low, high, path) for ranges and `any`.
+    ranges: Vec<(Option<Transport>, u16, u16, u32)>,
+    /// Paths with `rpc-dynamic/tcp`.
+    rpc: Vec<u32>,
+    /// Paths with `rtp-media/udp`.
+    media: Vec<u32>,
+}
+
+impl Index {
+    fn build(paths: &[Path]) -> Index {
+        let mut ix = Index::default();
+        for (i, p) in paths.iter().enumerate() {
+            let Ok(i) = u32::try_from(i) else { break };
+            for e in &p.ports {
+                match (e.spec, e.transport) {
+                    (PortSpec::One(port), Some(t)) => {
+                        let v = ix.exact.entry((t, port)).or_default();
+                        if !v.contains(&i) {
+                            v.push(i);
+                        }
+                    }
+                    (PortSpec::Range(lo, hi), t) => ix.ranges.push((t, lo, hi, i)),
+                    (PortSpec::Any, t) => ix.ranges.push((t, 1, u16::MAX, i)),
+                    (PortSpec::RpcDynamic, _) => ix.rpc.push(i),
+                    (PortSpec::RtpMedia, _) => ix.media.push(i),
+                    (PortSpec::One(_), None) => {}
+                }
+            }
+        }
+        ix
+    }
+
+    pub(super) fn candidates(
+        &self,
+        transport: Transport,
+        port: u16,
+        rpc: bool,
+        media: bool,
+        f: &mut impl FnMut(Candidate),
+    ) {
+        if let Some(v) = self.exact.get(&(transport, port)) {
+            for &path in v {
+                f(Candidate {
+                    path,
+                    how: PortMatch::Exact,
+                    width: 1,
+                });
+            }
+        }
+        for &(t, lo, hi, path) in &self.ranges {
+            if t.is_none_or(|t| t == transport) && (lo..=hi).contains(&port) {
+                f(Candidate {
+                    path,
+                    how: PortMatch::Range,
+                    width: u32::from(hi - lo) + 1,
+                });
+            }
+        }
+        if rpc && transport == Transport::Tcp {
+            for &path in &self.rpc {
+                f(Candidate {
+                    path,
+                    how: PortMatch::Inferred,
+                    width: 1 << 16,
+                });
+            }
+        }
+        if media && transport == Transport::Udp && port >= 1024 {
+            for &path in &self.media {
+                f(Candidate {
+                    path,
+                    how: PortMatch::Inferred,
+                    width: 1 << 16,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+use super::*;
+
+const GOOD: &str = r#"[list]
+id = "local"
+title = "Our own paths"
+generations = ["2010"]
+
+[[path]]
+id = "local.relay"
+name = "Hub to the mail relay"
+from = ["hub"]
+to = ["internet"]
+ports = ["25/tcp", "2525/tcp"]
+encryption = ["starttls"]
+encryption_text = "STARTTLS"
+encrypted_by_default = "conditional"
+condition = "the relay offers STARTTLS"
+auth_default = ["anonymous"]
+auth_supported = ["anonymous"]
+source = "our change CHG-1234"
+
+[[path]]
+id = "local.backup"
+name = "Backup agent"
+from = ["any"]
+to = ["mailbox"]
+ports = ["10000-10010/tcp", "rpc-dynamic/tcp"]
+encrypted_by_default = "unknown"
+source = "vendor manual"
+"#;
+
+fn load(text: &str) -> Result<Catalog, RulesError> {
+    Catalog::from_sources([("rules/local.toml".to_owned(), text.to_owned())])
+}
+
+fn error(needle: &str, with: &str) -> String {
+    let text = GOOD.replacen(needle, with, 1);
+    load(&text).unwrap_err().to_string()
+}
+
+#[test]
+fn a_good_file_loads_into_typed_paths() {
+    let c = load(GOOD).unwrap();
+    assert_eq!(c.paths.len(), 2);
+    let relay = c.path(c.find("local.relay").unwrap());
+    assert!(relay.from.contains(Role::Hub));
+    assert_eq!(relay.ports_text(), "25/tcp, 2525/tcp");
+    assert_eq!(relay.encrypted_by_default, ByDefault::Conditional);
+    assert_eq!(relay.line, 6);
+    let mut seen = Vec::new();
+    c.candidates(Transport::Tcp, 10005, false, false, |cand| seen.push(cand));
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].how, PortMatch::Range);
+    assert_eq!(seen[0].width, 11);
+    seen.clear();
+    c.candidates(Transport::Tcp, 50000, true, false, |cand| seen.push(cand));
+    assert_eq!(seen[0].how, PortMatch::Inferred);
+    seen.clear();
+    c.candidates(Transport::Udp, 25, true, true, |cand| seen.push(cand));
+    assert!(seen.is_empty(), "a TCP port is not a UDP port");
+}
+
+#[test]
+fn an_unknown_role_names_the_file_line_and_the_known_roles() {
+    assert_eq!(
+        error("from = [\"hub\"]", "from = [\"hubtransport\"]"),
+        "rules/local.toml:9: path \"local.relay\": unknown role \"hubtransport\" (known: hub, edge, mailbox, cas, um, dc, dns, adrms, ippbx, ocs, client, internet, exchange, any, loopback)"
+    );
+}
+
+#[test]
+fn a_port_out_of_range_is_an_error() {
+    assert_eq!(
+        error("\"2525/tcp\"", "\"70000/tcp\""),
+        "rules/local.toml:11: path \"local.relay\": port \"70000/tcp\": 70000 is out of range (1-65535)"
+    );
+    assert_eq!(
+        error("\"2525/tcp\"", "\"0/tcp\""),
+        "rules/local.toml:11: path \"local.relay\": port \"0/tcp\": 0 is out of range (1-65535)"
+    );
+}
+
+#[test]
+fn a_malformed_range_is_an_error() {
+    assert_eq!(
+        error("10000-10010", "10010-10000"),
+        "rules/local.toml:25: path \"local.backup\": port range \"10010-10000/tcp\" is malformed (the low end must be below the high end)"
+    );
+    assert_eq!(
+        error("10000-10010", "10000-x"),
+        "rules/local.toml:25: path \"local.backup\": port \"10000-x/tcp\": \"x\" is not a port number"
+    );
+    assert_eq!(
+        error("\"2525/tcp\"", "2525"),
+        "rules/local.toml:11: path \"local.relay\": port 2525 needs its transport, like \"2525/tcp\""
+    );
+    assert_eq!(
+        error("\"2525/tcp\"", "\"2525/sctp\""),
+        "rules/local.toml:11: path \"local.relay\": port \"2525/sctp\": unknown transport \"sctp\" (known: tcp, udp)"
+    );
+}
+
+#[test]
+fn a_duplicate_id_names_the_first_definition() {
+    assert_eq!(
+        error("id = \"local.backup\"", "id = \"local.relay\""),
+        "rules/local.toml:20: path \"local.relay\": duplicate id (first defined at rules/local.toml:6)"
+    );
+}
+
+#[test]
+fn an_unknown_key_is_an_error() {
+    let e = error(
+        "source = \"vendor manual\"",
+        "source = \"vendor manual\"\nprot = 1",
+    );
+    assert!(
+        e.starts_with("rules/local.toml:28: unknown field `prot`, expected one of"),
+        "{e}"
+    );
+}
+
+#[test]
+fn other_rules_are_checked_where_they_are_written() {
+    assert_eq!(
+        error("condition = \"the relay offers STARTTLS\"\n", ""),
+        "rules/local.toml:14: path \"local.relay\": encrypted_by_default is \"conditional\" but no condition is given"
+    );
+    assert_eq!(
+        error("[\"starttls\"]", "[\"ssl\"]"),
+        "rules/local.toml:12: path \"local.relay\": unknown encryption \"ssl\" (known: tls, starttls, mtls, rpc, kerberos, ipsec, srtp)"
+    );
+    assert_eq!(
+        error("generations = [\"2010\"]", "generations = [\"2012\"]"),
+        "rules/local.toml:4: list \"local\": unknown generation \"2012\" (known: 5.x, 2000, 2003, 2010, 2013, 2016, 2019, any)"
+    );
+    assert_eq!(
+        error("from = [\"any\"]", "from = []"),
+        "rules/local.toml:23: path \"local.backup\": from names no role"
+    );
+    assert_eq!(
+        error("\"rpc-dynamic/tcp\"", "\"rpc-dynamic/udp\""),
+        "rules/local.toml:25: path \"local.backup\": port \"rpc-dynamic/udp\": rpc-dynamic is only defined over tcp"
+    );
+    assert!(error("[list]", "[lst]").starts_with("rules/local.toml:1: unknown field `lst`"));
+}
+
+#[test]
+fn a_user_file_cannot_reuse_a_builtin_id() {
+    let builtin = Catalog::builtin().unwrap();
+    let Some(first) = builtin.paths.first() else {
+        return;
+    };
+    let text = GOOD.replacen("local.relay", &first.id, 1);
+    let e = Catalog::from_sources(
+        BUILTIN
+            .iter()
+            .map(|(f, t)| ((*f).to_owned(), (*t).to_owned()))
+            .chain([("local.toml".to_owned(), text)]),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("duplicate id (first defined at rules/"),
+        "{e}"
+    );
+}

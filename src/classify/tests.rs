@@ -1,0 +1,422 @@
+use super::*;
+use crate::decode::DecodeConfig;
+use crate::flow::FlowConfig;
+use crate::testkit::{Capture, addr};
+
+const CATALOG: &str = r#"[list]
+id = "t2010"
+title = "test 2010"
+generations = ["2010"]
+
+[[path]]
+id = "t.smtp-hub-edge"
+name = "Hub to Edge (SMTP)"
+from = ["hub"]
+to = ["edge"]
+ports = ["25/tcp"]
+encryption = ["tls", "starttls"]
+encrypted_by_default = "yes"
+source = "000:59-67"
+
+[[path]]
+id = "t.smtp-inbound"
+name = "Internet to Edge (SMTP)"
+from = ["internet"]
+to = ["edge"]
+ports = ["25/tcp"]
+encrypted_by_default = "unknown"
+source = "000:203-209"
+
+[[path]]
+id = "t.pop3"
+name = "POP3 clients to Client Access"
+from = ["client"]
+to = ["cas"]
+ports = ["110/tcp", "995/tcp", "443/tcp"]
+tls_ports = ["995/tcp"]
+encryption = ["tls", "starttls"]
+encrypted_by_default = "unknown"
+source = "000:559-567"
+
+[[path]]
+id = "t.rpc"
+name = "Client Access to Mailbox (RPC)"
+from = ["cas"]
+to = ["mailbox"]
+ports = ["135/tcp", "rpc-dynamic/tcp"]
+encryption = ["rpc"]
+encrypted_by_default = "yes"
+source = "000:619-629"
+
+[[path]]
+id = "t.media"
+name = "UM media"
+from = ["ippbx"]
+to = ["um"]
+ports = ["5060/tcp", "rtp-media/udp"]
+encrypted_by_default = "unknown"
+source = "000:769-777"
+
+[[alternative]]
+service = "POP3"
+clear = "110/tcp"
+secure = "995/tcp"
+source = "000:559-567"
+"#;
+
+const LEGACY: &str = r#"[list]
+id = "t2000"
+title = "test 2000"
+generations = ["2000", "2003"]
+
+[[path]]
+id = "t.nntp"
+name = "NNTP clients to Exchange"
+from = ["client"]
+to = ["exchange"]
+ports = ["119/tcp"]
+encrypted_by_default = "unknown"
+source = "001:625-628"
+
+[[path]]
+id = "t.https2000"
+name = "Browsers to Exchange 2000"
+from = ["client"]
+to = ["exchange"]
+ports = ["443/tcp"]
+encrypted_by_default = "unknown"
+source = "001:641-644"
+"#;
+
+const SITE: &str = r#"[site]
+generations = ["2010"]
+
+[roles]
+hub = ["10.1.0.10"]
+edge = ["172.16.0.4"]
+cas = ["10.1.0.30"]
+mailbox = ["10.1.0.20"]
+um = ["10.1.0.40"]
+ippbx = ["10.1.5.1"]
+client = ["10.1.20.0/24"]
+"#;
+
+fn catalog() -> Catalog {
+    Catalog::from_sources([
+        ("t2010.toml".to_owned(), CATALOG.to_owned()),
+        ("t2000.toml".to_owned(), LEGACY.to_owned()),
+    ])
+    .unwrap()
+}
+
+fn site(gens: &str) -> Site {
+    Site::parse("site.toml", &SITE.replace("\"2010\"", gens)).unwrap()
+}
+
+fn flows(cap: &Capture) -> Vec<FlowRecord> {
+    crate::analyse(
+        "t.pcap",
+        Box::new(std::io::Cursor::new(cap.to_pcap())),
+        DecodeConfig::default(),
+        FlowConfig::default(),
+    )
+    .flows
+}
+
+fn one(cap: &Capture, cat: &Catalog, site: Option<&Site>) -> Classification {
+    let f = flows(cap);
+    assert_eq!(f.len(), 1, "{f:?}");
+    Classifier::new(cat, site).classify(&f[0])
+}
+
+fn session(client: &str, server: &str) -> Capture {
+    let mut cap = Capture::new();
+    cap.tcp(addr(client), addr(server))
+        .handshake()
+        .client_sends(b"hello\r\n")
+        .server_sends(b"hi\r\n")
+        .close();
+    cap
+}
+
+fn refused(client: &str, server: &str) -> Capture {
+    let mut cap = Capture::new();
+    cap.tcp(addr(client), addr(server)).syn().refuse();
+    cap
+}
+
+fn unanswered(client: &str, server: &str) -> Capture {
+    let mut cap = Capture::new();
+    cap.tcp(addr(client), addr(server)).syn();
+    cap
+}
+
+fn path_id(cat: &Catalog, c: &Classification) -> Option<String> {
+    c.path.map(|p| cat.path(p).id.clone())
+}
+
+#[test]
+fn a_documented_path_that_works_raises_nothing() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let c = one(&session("10.1.0.10:50000", "172.16.0.4:25"), &cat, Some(&s));
+    assert_eq!(c.verdict, Verdict::Documented);
+    assert_eq!(c.reachability, Reachability::Ok);
+    assert_eq!(path_id(&cat, &c).as_deref(), Some("t.smtp-hub-edge"));
+    assert!(c.findings.is_empty(), "{:?}", c.findings);
+}
+
+#[test]
+fn a_documented_path_refused_is_path_rejected() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let c = one(&refused("10.1.0.10:50000", "172.16.0.4:25"), &cat, Some(&s));
+    assert_eq!(c.reachability, Reachability::Rejected);
+    assert!(c.has(Code::PathRejected));
+    assert!(!c.has(Code::PathUnanswered));
+}
+
+#[test]
+fn a_documented_path_never_answered_is_path_unanswered() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let c = one(
+        &unanswered("10.1.0.10:50000", "172.16.0.4:25"),
+        &cat,
+        Some(&s),
+    );
+    assert_eq!(c.reachability, Reachability::Unanswered);
+    assert!(c.has(Code::PathUnanswered));
+    assert!(!c.has(Code::PathRejected));
+}
+
+#[test]
+fn traffic_between_roles_no_path_connects_is_undocumented() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let c = one(
+        &session("10.1.20.51:50000", "10.1.0.10:3389"),
+        &cat,
+        Some(&s),
+    );
+    assert_eq!(c.verdict, Verdict::Undocumented);
+    assert!(c.has(Code::UndocumentedFlow));
+    // Near miss: the same port refused is only an attempt.
+    let c = one(
+        &refused("10.1.20.51:50000", "10.1.0.10:3389"),
+        &cat,
+        Some(&s),
+    );
+    assert!(c.has(Code::UndocumentedAttempt) && !c.has(Code::UndocumentedFlow));
+    // Near miss: the right port between the wrong roles is undocumented too.
+    let c = one(
+        &session("10.1.20.51:50000", "172.16.0.4:25"),
+        &cat,
+        Some(&s),
+    );
+    assert_eq!(c.verdict, Verdict::Undocumented);
+}
+
+#[test]
+fn pop3_on_110_is_a_clear_port_and_995_is_not() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let c = one(
+        &session("10.1.20.51:50000", "10.1.0.30:110"),
+        &cat,
+        Some(&s),
+    );
+    assert_eq!(c.verdict, Verdict::Documented);
+    assert!(c.has(Code::ClearPort));
+    let c = one(
+        &session("10.1.20.51:50000", "10.1.0.30:995"),
+        &cat,
+        Some(&s),
+    );
+    assert_eq!(c.verdict, Verdict::Documented);
+    assert!(!c.has(Code::ClearPort));
+}
+
+#[test]
+fn a_port_only_older_generations_document_is_legacy() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let c = one(
+        &session("10.1.20.51:50000", "10.1.0.30:119"),
+        &cat,
+        Some(&s),
+    );
+    assert_eq!(c.verdict, Verdict::Undocumented);
+    assert!(c.has(Code::LegacyProtocol));
+    assert_eq!(
+        c.legacy_path.map(|p| cat.path(p).id.as_str()),
+        Some("t.nntp")
+    );
+    assert!(
+        !c.has(Code::UndocumentedFlow),
+        "the legacy finding replaces it"
+    );
+    // Near miss: a site that runs Exchange 2003 has NNTP documented.
+    let s2003 = site("\"2003\"");
+    let c = one(
+        &session("10.1.20.51:50000", "10.1.0.30:119"),
+        &cat,
+        Some(&s2003),
+    );
+    assert_eq!(c.verdict, Verdict::Documented);
+    assert!(!c.has(Code::LegacyProtocol));
+}
+
+#[test]
+fn the_internet_reaching_a_role_no_path_exposes_is_exposure() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let c = one(
+        &session("203.0.113.80:50000", "10.1.0.20:443"),
+        &cat,
+        Some(&s),
+    );
+    assert!(c.has(Code::InternetExposure), "{:?}", c.findings);
+    assert!(!c.has(Code::UndocumentedFlow));
+    assert!(
+        !c.has(Code::LegacyProtocol),
+        "443 is documented for 2010, between other roles"
+    );
+    // Near miss: the Edge is exposed to the internet by a documented path.
+    let c = one(
+        &session("203.0.113.80:50000", "172.16.0.4:25"),
+        &cat,
+        Some(&s),
+    );
+    assert_eq!(c.verdict, Verdict::Documented);
+    assert!(c.findings.is_empty());
+    // Near miss: an internet client on a client path is documented (users outside).
+    let c = one(
+        &session("203.0.113.80:50000", "10.1.0.30:995"),
+        &cat,
+        Some(&s),
+    );
+    assert_eq!(c.verdict, Verdict::Documented);
+}
+
+#[test]
+fn rpc_on_the_sites_dynamic_range_is_inferred() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let c = one(
+        &session("10.1.0.30:50000", "10.1.0.20:55000"),
+        &cat,
+        Some(&s),
+    );
+    assert_eq!(c.verdict, Verdict::Documented);
+    assert_eq!(c.how, Some(crate::catalog::PortMatch::Inferred));
+    // Near miss: below the dynamic range nothing is inferred.
+    let c = one(
+        &session("10.1.0.30:50000", "10.1.0.20:8080"),
+        &cat,
+        Some(&s),
+    );
+    assert_eq!(c.verdict, Verdict::Undocumented);
+}
+
+#[test]
+fn without_a_site_the_port_decides_and_says_so() {
+    let cat = catalog();
+    let c = one(&session("10.1.0.10:50000", "172.16.0.4:25"), &cat, None);
+    assert_eq!(c.verdict, Verdict::PortOnly);
+    assert_eq!(c.roles, None);
+    assert_eq!(path_id(&cat, &c).as_deref(), Some("t.smtp-hub-edge"));
+    assert_eq!(c.also().len(), 1, "the inbound path matched as well");
+    let c = one(&session("10.1.0.10:50000", "172.16.0.4:3389"), &cat, None);
+    assert_eq!(c.verdict, Verdict::Unknown);
+    assert!(c.findings.is_empty());
+}
+
+#[test]
+fn a_scan_is_one_finding_and_a_few_probes_are_not() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let clf = Classifier::new(&cat, Some(&s));
+    let run = |ports: std::ops::Range<u16>| {
+        let mut cap = Capture::new();
+        for p in ports {
+            cap.tcp(addr("203.0.113.80:40000"), addr(&format!("172.16.0.4:{p}")))
+                .syn()
+                .refuse();
+        }
+        let mut agg = Aggregator::default();
+        for f in flows(&cap) {
+            let c = clf.classify(&f);
+            agg.add(&f, &c, crate::report::flow_community_id_bytes(&f));
+        }
+        agg.findings(&cat)
+    };
+    let many = run(1000..1040);
+    assert_eq!(many.len(), 1, "{many:?}");
+    assert_eq!(many[0].code, Code::PortScan);
+    assert_eq!(many[0].flows, 40);
+    assert!(
+        many[0]
+            .message
+            .contains("40 undocumented connections on 40 tcp ports"),
+        "{}",
+        many[0].message
+    );
+    // Exposure from the scanning host stays its own finding.
+    let mut cap = Capture::new();
+    for p in 1000..1040u16 {
+        cap.tcp(addr("203.0.113.80:40000"), addr(&format!("172.16.0.4:{p}")))
+            .syn()
+            .refuse();
+    }
+    cap.tcp(addr("203.0.113.80:40001"), addr("10.1.0.20:443"))
+        .handshake()
+        .close();
+    let mut agg = Aggregator::default();
+    for f in flows(&cap) {
+        agg.add(
+            &f,
+            &clf.classify(&f),
+            crate::report::flow_community_id_bytes(&f),
+        );
+    }
+    let codes: Vec<Code> = agg.findings(&cat).iter().map(|f| f.code).collect();
+    assert_eq!(codes, [Code::InternetExposure, Code::PortScan]);
+    let few = run(1000..1005);
+    assert_eq!(few.len(), 5);
+    assert!(few.iter().all(|f| f.code == Code::UndocumentedAttempt));
+}
+
+#[test]
+fn many_flows_of_one_cause_are_one_finding() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let clf = Classifier::new(&cat, Some(&s));
+    let mut cap = Capture::new();
+    for i in 0..50u16 {
+        cap.tcp(
+            addr(&format!("10.1.0.10:{}", 50000 + i)),
+            addr("172.16.0.4:25"),
+        )
+        .syn()
+        .refuse();
+    }
+    let mut agg = Aggregator::default();
+    for f in flows(&cap) {
+        agg.add(
+            &f,
+            &clf.classify(&f),
+            crate::report::flow_community_id_bytes(&f),
+        );
+    }
+    let found = agg.findings(&cat);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].code, Code::PathRejected);
+    assert_eq!(found[0].flows, 50);
+    assert_eq!(found[0].examples.len(), 3);
+    assert_eq!(
+        found[0].message,
+        "documented path Hub to Edge (SMTP) (t.smtp-hub-edge) is refused on 25/tcp: 50 flows from Hub Transport 10.1.0.10 to Edge Transport 172.16.0.4 got a reset or an ICMP refusal"
+    );
+    let cov = agg.coverage(&cat, Some(&s));
+    let hub_edge = cov
+        .iter()
+        .find(|c| cat.path(c.path).id == "t.smtp-hub-edge")
+        .unwrap();
+    assert_eq!(hub_edge.status, CoverageStatus::SeenFailing);
+    assert_eq!(hub_edge.flows_failing, 50);
+    assert!(
+        !cov.iter().any(|c| cat.path(c.path).id == "t.nntp"),
+        "a 2000 path does not apply to a 2010 site"
+    );
+}
