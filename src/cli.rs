@@ -10,7 +10,7 @@ use exaudit::{Config, Format};
 
 const EXIT_STATUS: &str = "\
 Exit status:
-  0  nothing at or above --fail-on was found
+  0  nothing at or above --fail-on was found (or --fail-on never)
   1  findings at or above --fail-on (default: high) were reported
   2  a usage error, a bad rules or site file, or an input that could not be read completely";
 
@@ -81,6 +81,8 @@ pub struct CatalogArgs {
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum SeverityArg {
+    /// Never: the exit status says only whether the inputs were read
+    Never,
     Info,
     Low,
     Medium,
@@ -218,10 +220,11 @@ impl AuditArgs {
             site: self.site,
             rules: self.rules,
             fail_on: match self.fail_on {
-                SeverityArg::Info => Severity::Info,
-                SeverityArg::Low => Severity::Low,
-                SeverityArg::Medium => Severity::Medium,
-                SeverityArg::High => Severity::High,
+                SeverityArg::Never => None,
+                SeverityArg::Info => Some(Severity::Info),
+                SeverityArg::Low => Some(Severity::Low),
+                SeverityArg::Medium => Some(Severity::Medium),
+                SeverityArg::High => Some(Severity::High),
             },
         }
     }

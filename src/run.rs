@@ -36,8 +36,9 @@ pub struct Config {
     pub site: Option<PathBuf>,
     /// The user's own catalog files (`--rules`), added to the built-in catalog.
     pub rules: Vec<PathBuf>,
-    /// The exit status is 1 when a finding at or above this severity is reported.
-    pub fail_on: Severity,
+    /// The exit status is 1 when a finding at or above this severity is reported; `None`:
+    /// never (`--fail-on never`).
+    pub fail_on: Option<Severity>,
 }
 
 impl Default for Config {
@@ -51,7 +52,7 @@ impl Default for Config {
             color: false,
             site: None,
             rules: Vec::new(),
-            fail_on: Severity::High,
+            fail_on: Some(Severity::High),
         }
     }
 }
@@ -254,7 +255,7 @@ pub fn run_with(
         input_errors,
         stats,
         worst: judgement.findings.iter().map(|f| f.severity).max(),
-        fail_on: Some(config.fail_on),
+        fail_on: config.fail_on,
     })
 }
 

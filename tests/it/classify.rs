@@ -68,6 +68,7 @@ fn exit_status_follows_fail_on() {
     assert_eq!(run(&rdp, &[]).status.code(), Some(0));
     assert_eq!(run(&rdp, &["--fail-on", "medium"]).status.code(), Some(1));
     assert_eq!(run(&rdp, &["--fail-on", "low"]).status.code(), Some(1));
+    assert_eq!(run(&rdp, &["--fail-on", "never"]).status.code(), Some(0));
     // The bundled demo has high findings.
     let o = exaudit(&["audit", "--site", SITE, "fixtures/demo/demo.pcapng"]);
     assert_eq!(o.status.code(), Some(1));

@@ -237,6 +237,16 @@ fn demo_snapshots() {
     assert_eq!(code, 1);
     table_ok(&table);
     insta::assert_snapshot!("demo_table", table);
+    // README.md shows the beginning of this report: it must be what the command prints.
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let start = readme.find("exaudit audit\n  inputs      fixtures/demo/demo.pcapng").unwrap();
+    let shown: Vec<&str> = readme[start..]
+        .lines()
+        .take_while(|l| *l != "  …")
+        .collect();
+    let printed: Vec<&str> = table.lines().take(shown.len()).collect();
+    assert!(shown.len() > 20);
+    assert_eq!(shown, printed, "README.md's demo report is out of date");
     let (jsonl, _) = render_site(input.clone(), Format::Jsonl, site);
     insta::assert_snapshot!("demo_jsonl", jsonl);
     let (json, _) = render_site(input, Format::Json, site);
