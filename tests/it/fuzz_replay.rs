@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use exaudit::testkit::fuzzing::flow_sequence as run_flow_sequence;
+use exaudit::testkit::fuzzing::rules as run_rules;
 use exaudit::testkit::fuzzing::{capture as run_capture, decode as run_decode};
 
 fn fuzz_dir(kind: &str, target: &str) -> PathBuf {
@@ -99,6 +100,12 @@ fn fuzz_corpus_flow_sequence_replays_without_panic() {
 fn fuzz_regressions_flow_sequence_replay_without_panic() {
     let n = replay("regressions", "flow_sequence", run_flow_sequence);
     assert_replayed("regressions", "flow_sequence", n);
+}
+
+#[test]
+fn fuzz_corpus_rules_replays_without_panic() {
+    let n = replay("corpus", "rules", run_rules);
+    assert_replayed("corpus", "rules", n);
 }
 
 /// The committed seeds are valid captures: most of them give flows, so the corpus exercises more

@@ -239,7 +239,9 @@ fn demo_snapshots() {
     insta::assert_snapshot!("demo_table", table);
     // README.md shows the beginning of this report: it must be what the command prints.
     let readme = std::fs::read_to_string("README.md").unwrap();
-    let start = readme.find("exaudit audit\n  inputs      fixtures/demo/demo.pcapng").unwrap();
+    let start = readme
+        .find("exaudit audit\n  inputs      fixtures/demo/demo.pcapng")
+        .unwrap();
     let shown: Vec<&str> = readme[start..]
         .lines()
         .take_while(|l| *l != "  …")
