@@ -72,14 +72,15 @@ struct RawAlternative {
     notes: Option<String>,
 }
 
-/// Where an error is: a file's name and text, to turn byte offsets into lines.
-struct Here<'a> {
-    file: &'a str,
-    text: &'a str,
+/// Where an error is: a file's name and text, to turn byte offsets into lines. Shared by the
+/// rules and the site-file loaders.
+pub(crate) struct Here<'a> {
+    pub(crate) file: &'a str,
+    pub(crate) text: &'a str,
 }
 
 impl Here<'_> {
-    fn line(&self, offset: usize) -> usize {
+    pub(crate) fn line(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
         self.text.as_bytes()[..end]
             .iter()
@@ -88,7 +89,7 @@ impl Here<'_> {
             + 1
     }
 
-    fn err(&self, offset: usize, problem: impl Into<String>) -> RulesError {
+    pub(crate) fn err(&self, offset: usize, problem: impl Into<String>) -> RulesError {
         RulesError {
             file: self.file.to_owned(),
             line: self.line(offset),
@@ -110,10 +111,7 @@ pub(super) struct Builder {
 impl Builder {
     pub(super) fn add_file(&mut self, file: &str, text: &str) -> Result<(), RulesError> {
         let here = Here { file, text };
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map_or(0, |s| s.start);
-            here.err(offset, toml_message(&e))
-        })?;
+        let raw: RawFile = here.parse_toml()?;
         let builtin = file.starts_with("rules/") && super::BUILTIN.iter().any(|(f, _)| *f == file);
         let list_idx = u32::try_from(self.cat.lists.len()).unwrap_or(u32::MAX);
         let Some(list) = raw.list else {
@@ -249,6 +247,16 @@ impl Builder {
         }
         self.cat.index = Index::build(&self.cat.paths);
         Ok(self.cat)
+    }
+}
+
+impl Here<'_> {
+    /// Deserialises the text; a TOML or shape error becomes one line at its place.
+    pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(&self) -> Result<T, RulesError> {
+        toml::from_str(self.text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            self.err(offset, toml_message(&e))
+        })
     }
 }
 
@@ -511,6 +519,10 @@ pub(super) struct Index {
 impl Index {
     fn build(paths: &[Path]) -> Index {
         let mut ix = Index::default();
+        let roles = |i: u32| {
+            let p = &paths[i as usize];
+            p.from.width() + p.to.width()
+        };
         for (i, p) in paths.iter().enumerate() {
             let Ok(i) = u32::try_from(i) else { break };
             for e in &p.ports {
@@ -529,6 +541,14 @@ impl Index {
                 }
             }
         }
+        // Rank once here, so that a flow's candidates come out in order without a sort.
+        for v in ix.exact.values_mut() {
+            v.sort_by_key(|&i| (roles(i), i));
+        }
+        ix.ranges
+            .sort_by_key(|&(_, lo, hi, i)| (u32::from(hi - lo), roles(i), i));
+        ix.rpc.sort_by_key(|&i| (roles(i), i));
+        ix.media.sort_by_key(|&i| (roles(i), i));
         ix
     }
 

@@ -3,7 +3,7 @@
 //! typed paths, with an index by transport and port so that classifying a flow never scans it.
 //! The file format is described in `docs/catalog.md`.
 
-mod load;
+pub(crate) mod load;
 mod types;
 
 use std::path::Path as FsPath;
@@ -158,8 +158,10 @@ impl Catalog {
             .and_then(|i| u32::try_from(i).ok())
     }
 
-    /// Calls `f` for every path whose port entries meet `port` on `transport`: listed ports and
-    /// ranges always; `rpc-dynamic` when `rpc` says the port is in the site's dynamic RPC range
+    /// Calls `f` for every path whose port entries meet `port` on `transport`, most specific
+    /// first (a listed port, then ranges from the narrowest, then inferences; within each, paths
+    /// with fewer roles at their ends, then catalog order — ranked once, at load): listed ports
+    /// and ranges always; `rpc-dynamic` when `rpc` says the port is in the site's dynamic RPC range
     /// or one of its static RPC ports; `rtp-media` for UDP ports 1024-65535 when `media` is set.
     pub fn candidates(
         &self,
@@ -172,11 +174,12 @@ impl Catalog {
         self.index.candidates(transport, port, rpc, media, &mut f);
     }
 
-    /// The encrypted alternative documented for a clear-text port, if any.
-    pub fn alternative(&self, transport: Transport, port: u16) -> Option<&Alternative> {
+    /// Index of the encrypted alternative documented for a clear-text port, if any.
+    pub fn alternative(&self, transport: Transport, port: u16) -> Option<u32> {
         self.alternatives
             .iter()
-            .find(|a| a.transport == transport && a.clear == port)
+            .position(|a| a.transport == transport && a.clear == port)
+            .and_then(|i| u32::try_from(i).ok())
     }
 }
 

@@ -161,6 +161,25 @@ impl RoleSet {
         self.contains(Role::Any) || self.intersects(host)
     }
 
+    /// The roles as outputs show them: the `exchange` role that a specific Exchange server role
+    /// implies is left out.
+    pub fn shown(self) -> RoleSet {
+        if self.intersects(Self::exchange_servers().without(Role::Exchange)) {
+            self.without(Role::Exchange)
+        } else {
+            self
+        }
+    }
+
+    /// How broad a path end is, for ranking matches: `any` counts as every role.
+    pub fn width(self) -> u32 {
+        if self.contains(Role::Any) {
+            16
+        } else {
+            self.len()
+        }
+    }
+
     /// "Hub Transport/Mailbox", for messages.
     pub fn titles(self) -> String {
         let v: Vec<&str> = self.iter().map(Role::title).collect();

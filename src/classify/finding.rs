@@ -219,8 +219,8 @@ pub struct Aggregator {
     pub verdicts: [u64; 4],
     /// Flows whose documented path failed (rejected or unanswered).
     pub failing: u64,
-    coverage_ok: HashMap<u32, u64>,
-    coverage_failing: HashMap<u32, u64>,
+    /// Flows per path index: (answered, failed). Grown on demand to the highest path seen.
+    coverage: Vec<(u64, u64)>,
     next_order: u64,
 }
 
@@ -231,11 +231,15 @@ impl Aggregator {
         if let Some(p) = c.path
             && matches!(c.verdict, Verdict::Documented | Verdict::PortOnly)
         {
+            let i = p as usize;
+            if self.coverage.len() <= i {
+                self.coverage.resize(i + 1, (0, 0));
+            }
             if c.reachability.failed() {
                 self.failing += 1;
-                *self.coverage_failing.entry(p).or_default() += 1;
+                self.coverage[i].1 += 1;
             } else if matches!(c.reachability, Reachability::Ok | Reachability::Partial) {
-                *self.coverage_ok.entry(p).or_default() += 1;
+                self.coverage[i].0 += 1;
             }
         }
         if c.findings.is_empty() {
@@ -455,13 +459,12 @@ impl Aggregator {
                 || gens.intersects(site.generations))
                 && !p.ports.is_empty()
                 && !p.from.contains(Role::Loopback)
-                && end_present(p.from, present, true)
-                && end_present(p.to, present, false);
+                && end_present(p.from, present)
+                && end_present(p.to, present);
             if !applies {
                 continue;
             }
-            let ok = self.coverage_ok.get(&i).copied().unwrap_or(0);
-            let failing = self.coverage_failing.get(&i).copied().unwrap_or(0);
+            let (ok, failing) = self.coverage.get(i as usize).copied().unwrap_or((0, 0));
             let status = if failing > 0 {
                 CoverageStatus::SeenFailing
             } else if ok > 0 {
@@ -495,8 +498,8 @@ fn verdict_index(v: Verdict) -> usize {
 }
 
 /// Whether the site has hosts for a path end. Clients, the internet and "any host" are always
-/// there; a source end also admits internet clients.
-fn end_present(end: RoleSet, present: RoleSet, _source: bool) -> bool {
+/// there.
+fn end_present(end: RoleSet, present: RoleSet) -> bool {
     end.contains(Role::Any)
         || end.contains(Role::Internet)
         || end.contains(Role::Client)
@@ -542,21 +545,8 @@ fn roles_text(r: Option<RoleSet>) -> String {
     match r {
         None => String::new(),
         Some(r) => {
-            let shown = if r.len() > 1 { strip_implied(r) } else { r };
-            format!("{} ", shown.titles())
+            format!("{} ", r.shown().titles())
         }
-    }
-}
-
-/// Leaves out the `exchange` role that a specific server role implies.
-fn strip_implied(r: RoleSet) -> RoleSet {
-    let specific = r
-        .iter()
-        .any(|x| x != Role::Exchange && RoleSet::exchange_servers().contains(x));
-    if specific {
-        r.iter().filter(|x| *x != Role::Exchange).collect()
-    } else {
-        r
     }
 }
 

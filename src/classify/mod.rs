@@ -22,7 +22,8 @@ const MAX_CANDIDATES: usize = 48;
 pub struct Classifier<'a> {
     pub catalog: &'a Catalog,
     pub site: Option<&'a Site>,
-    /// Roles that a documented path opens to the internet (paths whose `from` names it).
+    /// Roles that a documented path opens to the internet (paths whose `from` names it), with
+    /// every Exchange server role where such a path goes to `exchange`.
     exposed: RoleSet,
 }
 
@@ -37,7 +38,7 @@ impl<'a> Classifier<'a> {
         Classifier {
             catalog,
             site,
-            exposed,
+            exposed: exposed.with_implied_targets(),
         }
     }
 
@@ -74,18 +75,8 @@ impl<'a> Classifier<'a> {
                     n += 1;
                 }
             });
-        let cands = &mut cands[..n];
-        // Most specific first: a listed port before a range before an inference, a narrower
-        // range first, then paths with fewer roles at their ends, then catalog order.
-        cands.sort_unstable_by_key(|cand| {
-            let p = self.catalog.path(cand.path);
-            (
-                cand.how,
-                cand.width,
-                role_width(p.from) + role_width(p.to),
-                cand.path,
-            )
-        });
+        // Already most specific first: the index is ranked at load.
+        let cands = &cands[..n];
         let gen_ok = |cand: &Candidate| {
             generation_applies(self.catalog, self.site, self.catalog.path(cand.path).list)
         };
@@ -172,7 +163,7 @@ impl<'a> Classifier<'a> {
         if c.verdict == Verdict::Undocumented {
             let (src, dst) = c.roles.unwrap_or_default();
             let from_internet = src.contains(Role::Internet) && !dst.contains(Role::Internet);
-            if from_internet && answered && !dst.intersects(self.exposed.with_implied_targets()) {
+            if from_internet && answered && !dst.intersects(self.exposed) {
                 c.findings.insert(Code::InternetExposure);
             } else if matches!(reach, Reachability::Ok | Reachability::Partial) {
                 c.findings.insert(Code::UndocumentedFlow);
@@ -185,27 +176,21 @@ impl<'a> Classifier<'a> {
             && let Some(pi) = c.path
             && c.how != Some(PortMatch::Inferred)
             && !self.catalog.path(pi).is_tls_port(transport, rec.resp.1)
-            && let Some(ai) = self
-                .catalog
-                .alternatives
-                .iter()
-                .position(|a| a.transport == transport && a.clear == rec.resp.1)
+            && let Some(ai) = self.catalog.alternative(transport, rec.resp.1)
         {
             c.findings.insert(Code::ClearPort);
-            c.alternative = u32::try_from(ai).ok();
+            c.alternative = Some(ai);
         }
         // A port that only older generations document, where this site runs none of them
         // (without a site file: a port that only older generations document at all).
         let current = |cand: &Candidate| {
-            let gens = self
-                .catalog
-                .list_of(self.catalog.path(cand.path))
-                .generations;
+            let list = self.catalog.path(cand.path).list;
             match self.site {
-                Some(s) => {
-                    gens.contains(crate::catalog::Generation::Any) || gens.intersects(s.generations)
-                }
-                None => !gens.iter().all(|g| g.is_legacy()),
+                Some(_) => generation_applies(self.catalog, self.site, list),
+                None => !self.catalog.lists[list as usize]
+                    .generations
+                    .iter()
+                    .all(|g| g.is_legacy()),
             }
         };
         let mut specific = cands.iter().filter(|cand| !is_wildcard(cand)).peekable();
@@ -247,11 +232,6 @@ fn generation_applies(catalog: &Catalog, site: Option<&Site>, list: u32) -> bool
 /// A match through an "any port" entry.
 fn is_wildcard(cand: &Candidate) -> bool {
     cand.width > u32::from(u16::MAX) - 1 && cand.how == PortMatch::Range
-}
-
-/// How broad a path end is, for ranking: `any` counts as every role.
-fn role_width(r: RoleSet) -> u32 {
-    if r.contains(Role::Any) { 16 } else { r.len() }
 }
 
 #[cfg(test)]

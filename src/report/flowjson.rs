@@ -68,7 +68,7 @@ fn end_reason(e: EndReason) -> &'static str {
 
 fn roles(buf: &mut Vec<u8>, r: RoleSet) {
     buf.push(b'[');
-    for (i, role) in super::shown_roles(r).enumerate() {
+    for (i, role) in r.shown().iter().enumerate() {
         if i > 0 {
             buf.push(b',');
         }

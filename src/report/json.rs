@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::flowjson::write_flow;
-use super::{Judgement, Report, Summary, proto_name, shown_roles};
+use super::{Judgement, Report, Summary, proto_name};
 use crate::catalog::{Catalog, RoleSet};
 use crate::classify::{Classification, Coverage, Finding, Severity, Verdict};
 use crate::flow::FlowRecord;
@@ -84,7 +84,7 @@ pub(super) struct FindingJson<'a> {
 }
 
 fn role_words(r: Option<RoleSet>) -> Option<Vec<&'static str>> {
-    r.map(|r| shown_roles(r).map(|x| x.as_str()).collect())
+    r.map(|r| r.shown().iter().map(|x| x.as_str()).collect())
 }
 
 pub(super) fn finding_json<'a>(f: &'a Finding, catalog: &'a Catalog) -> FindingJson<'a> {
@@ -143,6 +143,37 @@ pub(super) fn coverage_json<'a>(c: &Coverage, catalog: &'a Catalog) -> CoverageJ
         flows_failing: c.flows_failing,
         source: &p.source,
     }
+}
+
+/// Writes `items` as JSON, with `sep[0]` before the first, `sep[1]` before each later one and
+/// `sep[2]` after each: JSONL writes them as lines, JSON as array elements.
+fn write_each<T: Serialize>(
+    out: &mut dyn Write,
+    items: impl Iterator<Item = T>,
+    sep: [&[u8]; 3],
+) -> io::Result<()> {
+    for (i, item) in items.enumerate() {
+        out.write_all(if i == 0 { sep[0] } else { sep[1] })?;
+        serde_json::to_writer(&mut *out, &item)?;
+        out.write_all(sep[2])?;
+    }
+    Ok(())
+}
+
+fn write_findings(out: &mut dyn Write, j: &Judgement<'_>, sep: [&[u8]; 3]) -> io::Result<()> {
+    write_each(
+        out,
+        j.findings.iter().map(|f| finding_json(f, j.catalog)),
+        sep,
+    )
+}
+
+fn write_coverage(out: &mut dyn Write, j: &Judgement<'_>, sep: [&[u8]; 3]) -> io::Result<()> {
+    write_each(
+        out,
+        j.coverage.iter().map(|c| coverage_json(c, j.catalog)),
+        sep,
+    )
 }
 
 fn verdict_counts(j: &Judgement<'_>) -> BTreeMap<&'static str, u64> {
@@ -226,14 +257,8 @@ impl Report for JsonlReport {
 
     fn finish(&mut self, out: &mut dyn Write, summary: &Summary<'_>) -> io::Result<()> {
         let j = summary.judgement;
-        for f in &j.findings {
-            serde_json::to_writer(&mut *out, &finding_json(f, j.catalog))?;
-            out.write_all(b"\n")?;
-        }
-        for c in &j.coverage {
-            serde_json::to_writer(&mut *out, &coverage_json(c, j.catalog))?;
-            out.write_all(b"\n")?;
-        }
+        write_findings(out, j, [b"", b"", b"\n"])?;
+        write_coverage(out, j, [b"", b"", b"\n"])?;
         serde_json::to_writer(&mut *out, &summary_json(summary, &self.tally))?;
         out.write_all(b"\n")
     }
@@ -284,15 +309,9 @@ impl Report for JsonReport {
         self.start(out)?;
         let j = summary.judgement;
         out.write_all(b"\n],\"findings\":[")?;
-        for (i, f) in j.findings.iter().enumerate() {
-            out.write_all(if i > 0 { b",\n" } else { b"\n" })?;
-            serde_json::to_writer(&mut *out, &finding_json(f, j.catalog))?;
-        }
+        write_findings(out, j, [b"\n", b",\n", b""])?;
         out.write_all(b"\n],\"coverage\":[")?;
-        for (i, c) in j.coverage.iter().enumerate() {
-            out.write_all(if i > 0 { b",\n" } else { b"\n" })?;
-            serde_json::to_writer(&mut *out, &coverage_json(c, j.catalog))?;
-        }
+        write_coverage(out, j, [b"\n", b",\n", b""])?;
         out.write_all(b"\n],\"summary\":")?;
         serde_json::to_writer(&mut *out, &summary_json(summary, &self.tally))?;
         out.write_all(b"}\n")

@@ -16,7 +16,7 @@ pub use community_id::{community_id, community_id_bytes};
 pub use json::{JsonReport, JsonlReport};
 pub use table::TableReport;
 
-use crate::catalog::{Catalog, Role, RoleSet};
+use crate::catalog::Catalog;
 use crate::classify::{Aggregator, Classification, Coverage, Finding};
 use crate::flow::{FlowRecord, Kind};
 use crate::site::Site;
@@ -82,12 +82,4 @@ pub fn flow_community_id_bytes(rec: &FlowRecord) -> [u8; 30] {
         _ => None,
     };
     community_id_bytes(0, rec.orig, rec.resp, rec.ip_proto, icmp)
-}
-
-/// A host's roles as outputs show them: the `exchange` role that a specific Exchange server
-/// role implies is left out.
-pub fn shown_roles(r: RoleSet) -> impl Iterator<Item = Role> {
-    let specific = r.intersects(RoleSet::exchange_servers().without(Role::Exchange));
-    r.iter()
-        .filter(move |x| !(specific && *x == Role::Exchange))
 }

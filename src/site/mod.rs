@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::catalog::load::Here;
 use crate::catalog::{Generation, GenerationSet, Role, RoleSet, RulesError};
 
 #[derive(Deserialize)]
@@ -70,28 +71,9 @@ impl Site {
 
     /// Validates site-file text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Site, RulesError> {
-        let line_of = |offset: usize| {
-            text.as_bytes()[..offset.min(text.len())]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1
-        };
-        let err = |offset: usize, problem: String| RulesError {
-            file: file.to_owned(),
-            line: line_of(offset),
-            problem,
-        };
-        let raw: RawSite = toml::from_str(text).map_err(|e| {
-            let m = e.message().lines().next().unwrap_or("not valid TOML");
-            let m = m.trim().trim_end_matches('.');
-            let mut c = m.chars();
-            let m: String = match c.next() {
-                Some(f) => f.to_lowercase().chain(c).collect(),
-                None => "not valid TOML".to_owned(),
-            };
-            err(e.span().map_or(0, |s| s.start), m)
-        })?;
+        let here = Here { file, text };
+        let err = |offset: usize, problem: String| here.err(offset, problem);
+        let raw: RawSite = here.parse_toml()?;
         let header_at = raw.site.span().start;
         let header = raw.site.into_inner();
         let mut generations = GenerationSet::EMPTY;
