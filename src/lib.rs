@@ -17,6 +17,8 @@ pub mod decode;
 
 pub mod flow;
 
+pub mod inspect;
+
 pub mod catalog;
 
 pub mod site;

@@ -256,6 +256,14 @@ impl PayloadPrefix {
     pub fn bytes(&self) -> &[u8] {
         self.prefix.as_deref().map(Prefix::bytes).unwrap_or(&[])
     }
+
+    /// Whether the bytes stop short of what was sent: the prefix filled up, a hole never filled,
+    /// or the memory budget ran out.
+    pub fn is_cut(&self) -> bool {
+        self.prefix
+            .as_deref()
+            .is_some_and(|p| p.is_full() || p.has_gap() || p.is_starved())
+    }
 }
 
 /// The transport-specific kind of a flow.
