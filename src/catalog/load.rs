@@ -245,7 +245,7 @@ impl Builder {
                 });
             }
         }
-        self.cat.index = Index::build(&self.cat.paths);
+        self.cat.index = Index::build(&self.cat.paths, &self.cat.alternatives);
         Ok(self.cat)
     }
 }
@@ -504,97 +504,229 @@ fn port_number(s: &str, whole: &str) -> Result<u16, String> {
 }
 
 /// Candidate paths by transport and port, built once at load.
+///
+/// Listed ports and ranges cut each transport's port space into segments in which every port has
+/// the same candidates; each segment's candidates are worked out and ranked here, once, so that a
+/// flow's lookup is a binary search over a few hundred segment starts and a slice, with no
+/// hashing, scanning or sorting per flow.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Index {
-    /// (transport, port) → paths that list the port.
-    exact: HashMap<(Transport, u16), Vec<u32>>,
-    /// (transport or any, low, high, path) for ranges and `any`.
+    /// Per transport (TCP, UDP): the first port of each segment, ascending, starting at 0.
+    starts: [Vec<u16>; 2],
+    /// Per transport: each segment's candidates, as a range of `pool`.
+    spans: [Vec<(u32, u32)>; 2],
+    pool: Vec<Candidate>,
+    /// Paths with `rpc-dynamic/tcp`, ranked.
+    rpc: Vec<Candidate>,
+    /// Paths with `rtp-media/udp`, ranked.
+    media: Vec<Candidate>,
+}
+
+/// One flow's candidate paths: its port's, then the symbolic endpoints that apply. Each part is
+/// ranked, and every part is less specific than the one before it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Candidates<'a> {
+    /// Which segment of the port space the port fell in (unique across transports): every port
+    /// of a segment has the same candidates, the same TLS ports and the same clear-text
+    /// alternative.
+    pub segment: u32,
+    pub by_port: &'a [Candidate],
+    pub symbolic: &'a [Candidate],
+    pub media: &'a [Candidate],
+}
+
+impl<'a> Candidates<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &'a Candidate> + 'a {
+        self.by_port.iter().chain(self.symbolic).chain(self.media)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_port.is_empty() && self.symbolic.is_empty() && self.media.is_empty()
+    }
+}
+
+fn slot(t: Transport) -> usize {
+    match t {
+        Transport::Tcp => 0,
+        Transport::Udp => 1,
+    }
+}
+
+/// The listed ports and ranges of every path, before segmenting.
+#[derive(Default)]
+struct Lists {
+    exact: Vec<(Transport, u16, u32)>,
+    /// Ports where something else than the candidates changes (a path's TLS ports, a
+    /// clear-text port with an encrypted alternative): (transport or any, low, high).
+    other: Vec<(Option<Transport>, u16, u16)>,
+    /// (transport or any, low, high, path).
     ranges: Vec<(Option<Transport>, u16, u16, u32)>,
-    /// Paths with `rpc-dynamic/tcp`.
-    rpc: Vec<u32>,
-    /// Paths with `rtp-media/udp`.
-    media: Vec<u32>,
+}
+
+impl Lists {
+    fn of(paths: &[Path]) -> Lists {
+        let mut l = Lists::default();
+        for (i, p) in paths.iter().enumerate() {
+            let Ok(i) = u32::try_from(i) else { break };
+            for e in &p.ports {
+                match (e.spec, e.transport) {
+                    (PortSpec::One(port), Some(t)) => {
+                        if !l.exact.contains(&(t, port, i)) {
+                            l.exact.push((t, port, i));
+                        }
+                    }
+                    (PortSpec::Range(lo, hi), t) => l.ranges.push((t, lo, hi, i)),
+                    (PortSpec::Any, t) => l.ranges.push((t, 1, u16::MAX, i)),
+                    (PortSpec::RpcDynamic | PortSpec::RtpMedia | PortSpec::One(_), _) => {}
+                }
+            }
+            for e in &p.tls_ports {
+                match e.spec {
+                    PortSpec::One(port) => l.other.push((e.transport, port, port)),
+                    PortSpec::Range(lo, hi) => l.other.push((e.transport, lo, hi)),
+                    PortSpec::Any | PortSpec::RpcDynamic | PortSpec::RtpMedia => {}
+                }
+            }
+        }
+        l
+    }
+
+    /// One port's candidates, ranked: listed ports first, then ranges from the narrowest; within
+    /// each, paths with fewer roles at their ends, then catalog order.
+    fn at(&self, paths: &[Path], t: Transport, port: u16) -> Vec<Candidate> {
+        let roles = |i: u32| {
+            let p = &paths[i as usize];
+            p.from.width() + p.to.width()
+        };
+        let mut exact: Vec<u32> = self
+            .exact
+            .iter()
+            .filter(|&&(et, ep, _)| et == t && ep == port)
+            .map(|&(_, _, i)| i)
+            .collect();
+        exact.sort_by_key(|&i| (roles(i), i));
+        let mut ranges: Vec<(u32, u32)> = self
+            .ranges
+            .iter()
+            .filter(|&&(rt, lo, hi, _)| rt.is_none_or(|rt| rt == t) && (lo..=hi).contains(&port))
+            .map(|&(_, lo, hi, i)| (u32::from(hi - lo) + 1, i))
+            .collect();
+        ranges.sort_by_key(|&(w, i)| (w, roles(i), i));
+        exact
+            .into_iter()
+            .map(|path| Candidate {
+                path,
+                how: PortMatch::Exact,
+                width: 1,
+            })
+            .chain(ranges.into_iter().map(|(width, path)| Candidate {
+                path,
+                how: PortMatch::Range,
+                width,
+            }))
+            .collect()
+    }
 }
 
 impl Index {
-    fn build(paths: &[Path]) -> Index {
+    fn build(paths: &[Path], alternatives: &[Alternative]) -> Index {
         let mut ix = Index::default();
+        let mut lists = Lists::of(paths);
+        for a in alternatives {
+            lists.other.push((Some(a.transport), a.clear, a.clear));
+        }
+        for t in [Transport::Tcp, Transport::Udp] {
+            let mut cuts: Vec<u32> = vec![0];
+            for &(et, p, _) in &lists.exact {
+                if et == t {
+                    cuts.extend([u32::from(p), u32::from(p) + 1]);
+                }
+            }
+            for &(rt, lo, hi, _) in &lists.ranges {
+                if rt.is_none_or(|rt| rt == t) {
+                    cuts.extend([u32::from(lo), u32::from(hi) + 1]);
+                }
+            }
+            for &(rt, lo, hi) in &lists.other {
+                if rt.is_none_or(|rt| rt == t) {
+                    cuts.extend([u32::from(lo), u32::from(hi) + 1]);
+                }
+            }
+            cuts.sort_unstable();
+            cuts.dedup();
+            for start in cuts.into_iter().filter_map(|c| u16::try_from(c).ok()) {
+                let cands = lists.at(paths, t, start);
+                let from = u32::try_from(ix.pool.len()).unwrap_or(u32::MAX);
+                let len = u32::try_from(cands.len()).unwrap_or(0);
+                ix.pool.extend(cands);
+                ix.starts[slot(t)].push(start);
+                ix.spans[slot(t)].push((from, len));
+            }
+        }
         let roles = |i: u32| {
             let p = &paths[i as usize];
             p.from.width() + p.to.width()
         };
         for (i, p) in paths.iter().enumerate() {
             let Ok(i) = u32::try_from(i) else { break };
-            for e in &p.ports {
-                match (e.spec, e.transport) {
-                    (PortSpec::One(port), Some(t)) => {
-                        let v = ix.exact.entry((t, port)).or_default();
-                        if !v.contains(&i) {
-                            v.push(i);
-                        }
-                    }
-                    (PortSpec::Range(lo, hi), t) => ix.ranges.push((t, lo, hi, i)),
-                    (PortSpec::Any, t) => ix.ranges.push((t, 1, u16::MAX, i)),
-                    (PortSpec::RpcDynamic, _) => ix.rpc.push(i),
-                    (PortSpec::RtpMedia, _) => ix.media.push(i),
-                    (PortSpec::One(_), None) => {}
-                }
+            let inferred = |path| Candidate {
+                path,
+                how: PortMatch::Inferred,
+                width: 1 << 16,
+            };
+            if p.ports.iter().any(|e| e.spec == PortSpec::RpcDynamic) {
+                ix.rpc.push(inferred(i));
+            }
+            if p.ports.iter().any(|e| e.spec == PortSpec::RtpMedia) {
+                ix.media.push(inferred(i));
             }
         }
-        // Rank once here, so that a flow's candidates come out in order without a sort.
-        for v in ix.exact.values_mut() {
-            v.sort_by_key(|&i| (roles(i), i));
-        }
-        ix.ranges
-            .sort_by_key(|&(_, lo, hi, i)| (u32::from(hi - lo), roles(i), i));
-        ix.rpc.sort_by_key(|&i| (roles(i), i));
-        ix.media.sort_by_key(|&i| (roles(i), i));
+        ix.rpc.sort_by_key(|c| (roles(c.path), c.path));
+        ix.media.sort_by_key(|c| (roles(c.path), c.path));
         ix
     }
 
+    /// The candidates of one port: its segment's, then `rpc-dynamic` paths when `rpc` is set
+    /// (TCP only), then `rtp-media` paths when `media` is set (UDP ports 1024 and up).
     pub(super) fn candidates(
         &self,
         transport: Transport,
         port: u16,
         rpc: bool,
         media: bool,
-        f: &mut impl FnMut(Candidate),
-    ) {
-        if let Some(v) = self.exact.get(&(transport, port)) {
-            for &path in v {
-                f(Candidate {
-                    path,
-                    how: PortMatch::Exact,
-                    width: 1,
-                });
-            }
+    ) -> Candidates<'_> {
+        let s = slot(transport);
+        let seg = self.starts[s].partition_point(|&b| b <= port);
+        // Segments are numbered across both transports: TCP's first, then UDP's.
+        let before = if s == 0 { 0 } else { self.starts[0].len() };
+        let by_port = seg
+            .checked_sub(1)
+            .and_then(|i| self.spans[s].get(i))
+            .and_then(|&(from, len)| {
+                self.pool
+                    .get(from as usize..(from as usize).checked_add(len as usize)?)
+            })
+            .unwrap_or(&[]);
+        Candidates {
+            segment: u32::try_from(before + seg).unwrap_or(u32::MAX),
+            by_port,
+            symbolic: if rpc && transport == Transport::Tcp {
+                &self.rpc
+            } else {
+                &[]
+            },
+            media: if media && transport == Transport::Udp && port >= 1024 {
+                &self.media
+            } else {
+                &[]
+            },
         }
-        for &(t, lo, hi, path) in &self.ranges {
-            if t.is_none_or(|t| t == transport) && (lo..=hi).contains(&port) {
-                f(Candidate {
-                    path,
-                    how: PortMatch::Range,
-                    width: u32::from(hi - lo) + 1,
-                });
-            }
-        }
-        if rpc && transport == Transport::Tcp {
-            for &path in &self.rpc {
-                f(Candidate {
-                    path,
-                    how: PortMatch::Inferred,
-                    width: 1 << 16,
-                });
-            }
-        }
-        if media && transport == Transport::Udp && port >= 1024 {
-            for &path in &self.media {
-                f(Candidate {
-                    path,
-                    how: PortMatch::Inferred,
-                    width: 1 << 16,
-                });
-            }
-        }
+    }
+
+    /// The same answers worked out the slow way, port by port, for the tests.
+    #[cfg(test)]
+    pub(super) fn slow(paths: &[Path]) -> impl Fn(Transport, u16) -> Vec<Candidate> + '_ {
+        let lists = Lists::of(paths);
+        move |t, port| lists.at(paths, t, port)
     }
 }

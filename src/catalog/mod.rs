@@ -6,6 +6,8 @@
 pub(crate) mod load;
 mod types;
 
+pub use load::Candidates;
+
 use std::path::Path as FsPath;
 
 pub use types::{
@@ -158,7 +160,7 @@ impl Catalog {
             .and_then(|i| u32::try_from(i).ok())
     }
 
-    /// Calls `f` for every path whose port entries meet `port` on `transport`, most specific
+    /// Every path whose port entries meet `port` on `transport`, most specific
     /// first (a listed port, then ranges from the narrowest, then inferences; within each, paths
     /// with fewer roles at their ends, then catalog order — ranked once, at load): listed ports
     /// and ranges always; `rpc-dynamic` when `rpc` says the port is in the site's dynamic RPC range
@@ -169,9 +171,8 @@ impl Catalog {
         port: u16,
         rpc: bool,
         media: bool,
-        mut f: impl FnMut(Candidate),
-    ) {
-        self.index.candidates(transport, port, rpc, media, &mut f);
+    ) -> Candidates<'_> {
+        self.index.candidates(transport, port, rpc, media)
     }
 
     /// Index of the encrypted alternative documented for a clear-text port, if any.

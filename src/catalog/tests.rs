@@ -47,16 +47,25 @@ fn a_good_file_loads_into_typed_paths() {
     assert_eq!(relay.ports_text(), "25/tcp, 2525/tcp");
     assert_eq!(relay.encrypted_by_default, ByDefault::Conditional);
     assert_eq!(relay.line, 6);
-    let mut seen = Vec::new();
-    c.candidates(Transport::Tcp, 10005, false, false, |cand| seen.push(cand));
+    let seen: Vec<_> = c
+        .candidates(Transport::Tcp, 10005, false, false)
+        .iter()
+        .copied()
+        .collect();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].how, PortMatch::Range);
     assert_eq!(seen[0].width, 11);
-    seen.clear();
-    c.candidates(Transport::Tcp, 50000, true, false, |cand| seen.push(cand));
+    let seen: Vec<_> = c
+        .candidates(Transport::Tcp, 50000, true, false)
+        .iter()
+        .copied()
+        .collect();
     assert_eq!(seen[0].how, PortMatch::Inferred);
-    seen.clear();
-    c.candidates(Transport::Udp, 25, true, true, |cand| seen.push(cand));
+    let seen: Vec<_> = c
+        .candidates(Transport::Udp, 25, true, true)
+        .iter()
+        .copied()
+        .collect();
     assert!(seen.is_empty(), "a TCP port is not a UDP port");
 }
 
@@ -164,4 +173,33 @@ fn a_user_file_cannot_reuse_a_builtin_id() {
             .contains("duplicate id (first defined at rules/"),
         "{e}"
     );
+}
+
+#[test]
+fn segment_lookup_agrees_with_a_scan_on_every_port() {
+    let c = Catalog::builtin().unwrap();
+    let slow = super::load::Index::slow(&c.paths);
+    let mut segments = std::collections::HashMap::new();
+    for t in [Transport::Tcp, Transport::Udp] {
+        for port in 0..=u16::MAX {
+            let fast = c.candidates(t, port, false, false);
+            let slow = slow(t, port);
+            assert_eq!(fast.by_port, &slow[..], "{t:?} port {port}");
+            // What a segment promises: the same TLS ports and alternative on all its ports.
+            let seen = (
+                fast.by_port
+                    .iter()
+                    .map(|cand| c.path(cand.path).is_tls_port(t, port))
+                    .collect::<Vec<_>>(),
+                c.alternative(t, port),
+            );
+            match segments.get(&fast.segment) {
+                Some(first) => assert_eq!(first, &seen, "{t:?} port {port}"),
+                None => {
+                    segments.insert(fast.segment, seen);
+                }
+            }
+        }
+    }
+    assert!(segments.len() > 100, "{} segments", segments.len());
 }

@@ -70,8 +70,19 @@ macro_rules! vocabulary {
                 self.0.count_ones()
             }
 
+            /// The members in declaration order, visiting set bits only.
             pub fn iter(self) -> impl Iterator<Item = $name> {
-                $name::ALL.iter().copied().filter(move |v| self.contains(*v))
+                let mut bits = self.0;
+                std::iter::from_fn(move || {
+                    while bits != 0 {
+                        let i = bits.trailing_zeros();
+                        bits &= bits - 1;
+                        if let Some(v) = $name::ALL.get(i as usize) {
+                            return Some(*v);
+                        }
+                    }
+                    None
+                })
             }
         }
 

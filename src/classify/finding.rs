@@ -210,10 +210,10 @@ struct Group {
 /// Collects findings and coverage over a run.
 #[derive(Debug, Default)]
 pub struct Aggregator {
-    groups: HashMap<GroupKey, Group>,
+    groups: HashMap<GroupKey, Group, foldhash::fast::FixedState>,
     /// Flows with findings that did not fit in the group cap.
     pub ungrouped: u64,
-    scans: HashMap<IpAddr, Vec<(IpAddr, u16)>>,
+    scans: HashMap<IpAddr, Vec<(IpAddr, u16)>, foldhash::fast::FixedState>,
     pub scan_sources_dropped: u64,
     /// Flows by verdict, in the order of [`Verdict`]'s variants.
     pub verdicts: [u64; 4],

@@ -10,12 +10,12 @@ mod verdict;
 pub use finding::{Aggregator, Code, Coverage, CoverageStatus, Finding, Severity};
 pub use verdict::{Classification, Reachability, Verdict, reachability};
 
-use crate::catalog::{Candidate, Catalog, PortMatch, Role, RoleSet, Transport};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::catalog::{Candidate, Candidates, Catalog, PortMatch, Role, RoleSet, Transport};
 use crate::flow::{FlowRecord, Kind};
 use crate::site::Site;
-
-/// The most candidate paths one flow's port can meet that are weighed; more are counted.
-const MAX_CANDIDATES: usize = 48;
 
 /// The catalog and the site, with what is precomputed from them once per run.
 #[derive(Debug)]
@@ -25,6 +25,30 @@ pub struct Classifier<'a> {
     /// Roles that a documented path opens to the internet (paths whose `from` names it), with
     /// every Exchange server role where such a path goes to `exchange`.
     exposed: RoleSet,
+    /// By path index: the roles at the path's ends, and whether it carries RTP media, kept
+    /// together and small because every candidate of every flow reads them.
+    ends: Vec<(RoleSet, RoleSet, bool)>,
+    /// By path index: the path's list applies to the site's generations.
+    applies: Vec<bool>,
+    /// By path index: the path is current — its list applies to the site's generations, or,
+    /// without a site file, names a generation that is not legacy.
+    current: Vec<bool>,
+    /// Choices already made, by port segment, symbolic endpoints and roles: a capture repeats
+    /// the same few server ports between the same few roles, so most flows skip the candidate
+    /// walk. Bounded; emptied when full.
+    memo: RefCell<HashMap<ChoiceKey, Classification, foldhash::fast::FixedState>>,
+}
+
+/// Most remembered choices before the memo starts over.
+const MEMO_ENTRIES: usize = 4096;
+
+/// What a choice depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ChoiceKey {
+    segment: u32,
+    rpc: bool,
+    media: bool,
+    roles: Option<(RoleSet, RoleSet)>,
 }
 
 impl<'a> Classifier<'a> {
@@ -35,10 +59,41 @@ impl<'a> Classifier<'a> {
                 exposed = exposed.union(p.to);
             }
         }
+        let applies = catalog
+            .paths
+            .iter()
+            .map(|p| generation_applies(catalog, site, p.list))
+            .collect();
+        let current = catalog
+            .paths
+            .iter()
+            .map(|p| match site {
+                Some(_) => generation_applies(catalog, site, p.list),
+                None => !catalog.lists[p.list as usize]
+                    .generations
+                    .iter()
+                    .all(|g| g.is_legacy()),
+            })
+            .collect();
+        let ends = catalog
+            .paths
+            .iter()
+            .map(|p| {
+                let media = p
+                    .ports
+                    .iter()
+                    .any(|e| e.spec == crate::catalog::PortSpec::RtpMedia);
+                (p.from, p.to, media)
+            })
+            .collect();
         Classifier {
             catalog,
             site,
             exposed: exposed.with_implied_targets(),
+            ends,
+            applies,
+            current,
+            memo: RefCell::default(),
         }
     }
 
@@ -51,35 +106,60 @@ impl<'a> Classifier<'a> {
                 s.roles_of(rec.resp.0).with_implied(),
             )
         });
-        let mut c = Classification::default();
-        c.roles = roles;
-        c.reachability = reach;
         let transport = match rec.kind {
             Kind::Tcp => Transport::Tcp,
             Kind::Udp => Transport::Udp,
-            Kind::Icmp { .. } | Kind::Other => return c,
+            Kind::Icmp { .. } | Kind::Other => {
+                let mut c = Classification::default();
+                c.roles = roles;
+                c.reachability = reach;
+                return c;
+            }
         };
         let port = rec.resp.1;
         let rpc = self.site.is_some_and(|s| s.is_rpc_port(port));
         let media = self.site.is_some();
-        let mut cands = [Candidate {
-            path: 0,
-            how: PortMatch::Exact,
-            width: 0,
-        }; MAX_CANDIDATES];
-        let mut n = 0;
-        self.catalog
-            .candidates(transport, port, rpc, media, |cand| {
-                if n < MAX_CANDIDATES {
-                    cands[n] = cand;
-                    n += 1;
-                }
-            });
-        // Already most specific first: the index is ranked at load.
-        let cands = &cands[..n];
-        let gen_ok = |cand: &Candidate| {
-            generation_applies(self.catalog, self.site, self.catalog.path(cand.path).list)
+        let cands = self.catalog.candidates(transport, port, rpc, media);
+        let key = ChoiceKey {
+            segment: cands.segment,
+            rpc: !cands.symbolic.is_empty(),
+            media: !cands.media.is_empty(),
+            roles,
         };
+        let mut c = match self.memo.try_borrow_mut() {
+            Ok(mut memo) => {
+                if let Some(c) = memo.get(&key) {
+                    c.clone()
+                } else {
+                    let c = self.choose(cands, roles, transport, port);
+                    if memo.len() >= MEMO_ENTRIES {
+                        memo.clear();
+                    }
+                    memo.insert(key, c.clone());
+                    c
+                }
+            }
+            Err(_) => self.choose(cands, roles, transport, port),
+        };
+        c.reachability = reach;
+        self.findings(rec, &mut c);
+        c
+    }
+
+    /// What the port and the roles alone decide: the path, the other matches, the verdict, and
+    /// the parts of the findings that do not depend on how the flow went (`alternative` and
+    /// `legacy_path` are set where clear-port and legacy-protocol would apply). The same inputs
+    /// always give the same choice, which is why `classify` can remember it.
+    fn choose(
+        &self,
+        cands: Candidates<'_>,
+        roles: Option<(RoleSet, RoleSet)>,
+        transport: Transport,
+        port: u16,
+    ) -> Classification {
+        let mut c = Classification::default();
+        c.roles = roles;
+        let gen_ok = |cand: &Candidate| self.applies[cand.path as usize];
         // A path open on every port ("any port, any protocol") says nothing about a port: it
         // counts only where the roles of both ends are known.
         let by_port = |cand: &&Candidate| !is_wildcard(cand);
@@ -118,7 +198,26 @@ impl<'a> Classifier<'a> {
                 };
             }
         }
-        self.findings(rec, transport, cands, &mut c);
+        let on_path = matches!(c.verdict, Verdict::Documented | Verdict::PortOnly);
+        if on_path
+            && let Some(pi) = c.path
+            && c.how != Some(PortMatch::Inferred)
+            && !self.catalog.path(pi).is_tls_port(transport, port)
+        {
+            c.alternative = self.catalog.alternative(transport, port);
+        }
+        // A port that only older generations document, where this site runs none of them
+        // (without a site file: a port that only older generations document at all).
+        let current = |cand: &Candidate| self.current[cand.path as usize];
+        let mut specific = cands.iter().filter(|cand| !is_wildcard(cand)).peekable();
+        if matches!(
+            c.verdict,
+            Verdict::Undocumented | Verdict::Unknown | Verdict::PortOnly
+        ) && let Some(first) = specific.peek().map(|cand| cand.path)
+            && !specific.any(current)
+        {
+            c.legacy_path = Some(first);
+        }
         c
     }
 
@@ -126,31 +225,22 @@ impl<'a> Classifier<'a> {
     /// on the internet too (Outlook Web App, ActiveSync and POP3 users are often outside); RTP
     /// media is admitted in either direction, because either side may send first.
     fn roles_fit(&self, cand: &Candidate, src: RoleSet, dst: RoleSet) -> bool {
-        let p = self.catalog.path(cand.path);
+        let Some(&(from, to, media)) = self.ends.get(cand.path as usize) else {
+            return false;
+        };
         let from_ok = |from: RoleSet, s: RoleSet| {
             from.admits(s) || (from.contains(Role::Client) && s.contains(Role::Internet))
         };
-        if from_ok(p.from, src) && p.to.admits(dst) {
+        if from_ok(from, src) && to.admits(dst) {
             return true;
         }
-        cand.how == PortMatch::Inferred
-            && p.ports
-                .iter()
-                .any(|e| e.spec == crate::catalog::PortSpec::RtpMedia)
-            && from_ok(p.from, dst)
-            && p.to.admits(src)
+        cand.how == PortMatch::Inferred && media && from_ok(from, dst) && to.admits(src)
     }
 
-    fn findings(
-        &self,
-        rec: &FlowRecord,
-        transport: Transport,
-        cands: &[Candidate],
-        c: &mut Classification,
-    ) {
+    /// The findings of one flow, from its choice and how the flow went.
+    fn findings(&self, rec: &FlowRecord, c: &mut Classification) {
         let reach = c.reachability;
         let answered = rec.resp_counts.pkts > 0;
-        let on_path = matches!(c.verdict, Verdict::Documented | Verdict::PortOnly);
         match (c.verdict, reach) {
             (Verdict::Documented | Verdict::PortOnly, Reachability::Rejected) => {
                 c.findings.insert(Code::PathRejected);
@@ -171,37 +261,13 @@ impl<'a> Classifier<'a> {
                 c.findings.insert(Code::UndocumentedAttempt);
             }
         }
-        if on_path
-            && matches!(reach, Reachability::Ok | Reachability::Partial)
-            && let Some(pi) = c.path
-            && c.how != Some(PortMatch::Inferred)
-            && !self.catalog.path(pi).is_tls_port(transport, rec.resp.1)
-            && let Some(ai) = self.catalog.alternative(transport, rec.resp.1)
-        {
+        if c.alternative.is_some() && matches!(reach, Reachability::Ok | Reachability::Partial) {
             c.findings.insert(Code::ClearPort);
-            c.alternative = Some(ai);
+        } else {
+            c.alternative = None;
         }
-        // A port that only older generations document, where this site runs none of them
-        // (without a site file: a port that only older generations document at all).
-        let current = |cand: &Candidate| {
-            let list = self.catalog.path(cand.path).list;
-            match self.site {
-                Some(_) => generation_applies(self.catalog, self.site, list),
-                None => !self.catalog.lists[list as usize]
-                    .generations
-                    .iter()
-                    .all(|g| g.is_legacy()),
-            }
-        };
-        let mut specific = cands.iter().filter(|cand| !is_wildcard(cand)).peekable();
-        if matches!(
-            c.verdict,
-            Verdict::Undocumented | Verdict::Unknown | Verdict::PortOnly
-        ) && let Some(first) = specific.peek().map(|cand| cand.path)
-            && !specific.any(current)
-        {
+        if c.legacy_path.is_some() {
             c.findings.insert(Code::LegacyProtocol);
-            c.legacy_path = Some(first);
             // The legacy finding says more than "undocumented" about the same flow.
             c.findings.remove(Code::UndocumentedFlow);
         }

@@ -3,6 +3,9 @@
 //! one hash probe per distinct prefix length. The format is described in `docs/site.md`.
 
 use std::collections::{BTreeMap, HashMap};
+
+/// Address maps are looked up twice per flow: a fast fixed hash, not SipHash.
+type Map<K> = HashMap<K, RoleSet, foldhash::fast::FixedState>;
 use std::net::IpAddr;
 
 use serde::Deserialize;
@@ -58,8 +61,8 @@ pub struct Site {
     pub entries: usize,
     /// Entries per role, in role order, for `site check`.
     pub per_role: Vec<(Role, usize)>,
-    v4: Vec<(u8, HashMap<u32, RoleSet>)>,
-    v6: Vec<(u8, HashMap<u128, RoleSet>)>,
+    v4: Vec<(u8, Map<u32>)>,
+    v6: Vec<(u8, Map<u128>)>,
 }
 
 impl Site {
@@ -117,8 +120,8 @@ impl Site {
                 }
             }
         }
-        let mut v4: BTreeMap<u8, HashMap<u32, RoleSet>> = BTreeMap::new();
-        let mut v6: BTreeMap<u8, HashMap<u128, RoleSet>> = BTreeMap::new();
+        let mut v4: BTreeMap<u8, Map<u32>> = BTreeMap::new();
+        let mut v6: BTreeMap<u8, Map<u128>> = BTreeMap::new();
         let mut present = RoleSet::EMPTY;
         let mut internet_listed = false;
         let mut entries = 0;
