@@ -267,11 +267,13 @@ fn judge(
     out: &mut dyn Write,
     rec: &crate::flow::FlowRecord,
 ) -> Result<(), InputError> {
-    let c = classifier.classify(rec);
+    let ev = crate::inspect::inspect(&crate::inspect::input(rec), rec.start);
+    let mut c = classifier.classify(rec);
+    classifier.judge_evidence(rec, &ev, &mut c);
     let cid = crate::report::flow_community_id_bytes(rec);
     agg.add(rec, &c, cid);
     report
-        .flow(out, rec, &c, &cid, classifier.catalog)
+        .flow(out, rec, &c, &ev, &cid, classifier.catalog)
         .map_err(InputError::Output)
 }
 

@@ -55,10 +55,26 @@ pub enum Code {
     LegacyProtocol,
     InternetExposure,
     PortScan,
+    SmtpWithoutTls,
+    UnencryptedPath,
+    StarttlsNotUsed,
+    StarttlsStripped,
+    StarttlsRefused,
+    TlsOldVersion,
+    TlsWeakCipher,
+    CertSelfSigned,
+    CertExpired,
+    TlsHandshakeFailed,
+    RpcWithoutPrivacy,
+    ClearCredentials,
+    NtlmV1,
+    KerberosWeakEtype,
+    AnonymousAccess,
+    ProtocolMismatch,
 }
 
 impl Code {
-    pub const ALL: [Code; 8] = [
+    pub const ALL: [Code; 24] = [
         Code::UndocumentedFlow,
         Code::UndocumentedAttempt,
         Code::PathRejected,
@@ -67,6 +83,22 @@ impl Code {
         Code::LegacyProtocol,
         Code::InternetExposure,
         Code::PortScan,
+        Code::SmtpWithoutTls,
+        Code::UnencryptedPath,
+        Code::StarttlsNotUsed,
+        Code::StarttlsStripped,
+        Code::StarttlsRefused,
+        Code::TlsOldVersion,
+        Code::TlsWeakCipher,
+        Code::CertSelfSigned,
+        Code::CertExpired,
+        Code::TlsHandshakeFailed,
+        Code::RpcWithoutPrivacy,
+        Code::ClearCredentials,
+        Code::NtlmV1,
+        Code::KerberosWeakEtype,
+        Code::AnonymousAccess,
+        Code::ProtocolMismatch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +111,22 @@ impl Code {
             Code::LegacyProtocol => "legacy-protocol",
             Code::InternetExposure => "internet-exposure",
             Code::PortScan => "port-scan",
+            Code::SmtpWithoutTls => "smtp-without-tls",
+            Code::UnencryptedPath => "unencrypted-path",
+            Code::StarttlsNotUsed => "starttls-not-used",
+            Code::StarttlsStripped => "starttls-stripped",
+            Code::StarttlsRefused => "starttls-refused",
+            Code::TlsOldVersion => "tls-old-version",
+            Code::TlsWeakCipher => "tls-weak-cipher",
+            Code::CertSelfSigned => "cert-self-signed",
+            Code::CertExpired => "cert-expired",
+            Code::TlsHandshakeFailed => "tls-handshake-failed",
+            Code::RpcWithoutPrivacy => "rpc-without-privacy",
+            Code::ClearCredentials => "clear-credentials",
+            Code::NtlmV1 => "ntlmv1",
+            Code::KerberosWeakEtype => "kerberos-weak-etype",
+            Code::AnonymousAccess => "anonymous-access",
+            Code::ProtocolMismatch => "protocol-mismatch",
         }
     }
 
@@ -89,25 +137,41 @@ impl Code {
                 Severity::Medium
             }
             Code::UndocumentedAttempt => Severity::Low,
+            Code::SmtpWithoutTls
+            | Code::UnencryptedPath
+            | Code::StarttlsStripped
+            | Code::TlsWeakCipher
+            | Code::CertExpired
+            | Code::ClearCredentials
+            | Code::NtlmV1 => Severity::High,
+            Code::StarttlsNotUsed
+            | Code::StarttlsRefused
+            | Code::TlsOldVersion
+            | Code::CertSelfSigned
+            | Code::RpcWithoutPrivacy
+            | Code::KerberosWeakEtype
+            | Code::AnonymousAccess
+            | Code::ProtocolMismatch => Severity::Medium,
+            Code::TlsHandshakeFailed => Severity::Low,
         }
     }
 }
 
 /// The codes one flow raises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct CodeSet(u16);
+pub struct CodeSet(u32);
 
 impl CodeSet {
     pub fn insert(&mut self, c: Code) {
-        self.0 |= 1 << c as u16;
+        self.0 |= 1 << c as u32;
     }
 
     pub fn contains(self, c: Code) -> bool {
-        self.0 & (1 << c as u16) != 0
+        self.0 & (1 << c as u32) != 0
     }
 
     pub fn remove(&mut self, c: Code) {
-        self.0 &= !(1 << c as u16);
+        self.0 &= !(1 << c as u32);
     }
 
     pub fn is_empty(self) -> bool {
@@ -141,6 +205,8 @@ struct GroupKey {
     dst_roles: Option<RoleSet>,
     transport: Option<Transport>,
     port: u16,
+    /// What differs within a code beyond the path (the service of a protocol mismatch).
+    detail: Option<u32>,
 }
 
 /// A bounded list of distinct addresses with a count of those left out.
@@ -263,6 +329,13 @@ impl Aggregator {
                 Code::UndocumentedFlow | Code::UndocumentedAttempt | Code::InternetExposure => None,
                 _ => c.path,
             };
+            let extra = match code {
+                Code::ClearPort => c.alternative,
+                Code::LegacyProtocol => c.legacy_path,
+                Code::ProtocolMismatch => c.mismatch,
+                Code::UnencryptedPath => c.service_extra,
+                _ => None,
+            };
             let key = GroupKey {
                 code,
                 path,
@@ -270,11 +343,10 @@ impl Aggregator {
                 dst_roles,
                 transport,
                 port: rec.resp.1,
-            };
-            let extra = match code {
-                Code::ClearPort => c.alternative,
-                Code::LegacyProtocol => c.legacy_path,
-                _ => None,
+                detail: match code {
+                    Code::ProtocolMismatch | Code::UnencryptedPath => extra,
+                    _ => None,
+                },
             };
             let order = self.next_order;
             let full = self.groups.len() >= MAX_GROUPS;
@@ -573,6 +645,21 @@ fn message(f: &Finding, catalog: &Catalog, extra: Option<u32>) -> String {
     let port = port_text(f);
     let path = f.path.map(|p| catalog.path(p));
     let path_name = path.map_or(String::new(), |p| format!("{} ({})", p.name, p.id));
+    let documented = if path_name.is_empty() {
+        String::new()
+    } else {
+        format!(", where the documentation says {path_name} is encrypted")
+    };
+    let documented_rpc = if path_name.is_empty() {
+        String::new()
+    } else {
+        format!(", where {path_name} documents RPC encryption")
+    };
+    let documented_auth = if path_name.is_empty() {
+        String::new()
+    } else {
+        format!(", where {path_name} documents authentication")
+    };
     match f.code {
         Code::UndocumentedFlow => format!(
             "{} from {from} to {to} on {port}: no documented Exchange path allows this traffic",
@@ -625,6 +712,79 @@ fn message(f: &Finding, catalog: &Catalog, extra: Option<u32>) -> String {
             hosts(&f.sources),
             flows_text(f.flows)
         ),
+        Code::SmtpWithoutTls => format!(
+            "SMTP on {port} from {from} to {to} never started TLS (no STARTTLS or X-ANONYMOUSTLS completed){documented} ({})",
+            flows_text(f.flows)
+        ),
+        Code::UnencryptedPath => format!(
+            "{} ran in clear text on {port} from {from} to {to}{documented} ({})",
+            service_text(extra),
+            flows_text(f.flows)
+        ),
+        Code::StarttlsNotUsed => format!(
+            "{to} offered STARTTLS on {port} and {from} carried on in clear text ({})",
+            flows_text(f.flows)
+        ),
+        Code::StarttlsStripped => format!(
+            "the STARTTLS offer of {to} on {port} reached {from} masked: a device between them rewrote it, so the session could not be encrypted ({})",
+            flows_text(f.flows)
+        ),
+        Code::StarttlsRefused => format!(
+            "{to} on {port} refused STARTTLS from {from} ({})",
+            flows_text(f.flows)
+        ),
+        Code::TlsOldVersion => format!(
+            "TLS 1.1 or older (TLS 1.0, SSL 3) between {from} and {to} on {port} ({})",
+            flows_text(f.flows)
+        ),
+        Code::TlsWeakCipher => format!(
+            "a weak cipher suite (NULL, anonymous, export, RC4, DES or 3DES) between {from} and {to} on {port} ({})",
+            flows_text(f.flows)
+        ),
+        Code::CertSelfSigned => format!(
+            "{to} on {port} presents a self-signed certificate to {from}, on a path that faces the internet ({})",
+            flows_text(f.flows)
+        ),
+        Code::CertExpired => format!(
+            "{to} on {port} presents a certificate that had expired (or was not yet valid) to {from} ({})",
+            flows_text(f.flows)
+        ),
+        Code::TlsHandshakeFailed => format!(
+            "TLS handshakes from {from} to {to} on {port} ended in an alert ({})",
+            flows_text(f.flows)
+        ),
+        Code::RpcWithoutPrivacy => format!(
+            "RPC from {from} to {to} on {port} bound below packet privacy, so it is not encrypted{documented_rpc} ({})",
+            flows_text(f.flows)
+        ),
+        Code::ClearCredentials => format!(
+            "a password or token crossed the network in clear text from {from} to {to} on {port} ({}); treat those credentials as exposed",
+            flows_text(f.flows)
+        ),
+        Code::NtlmV1 => format!(
+            "NTLMv1 authentication from {from} to {to} on {port} ({}); NTLMv1 responses can be cracked offline",
+            flows_text(f.flows)
+        ),
+        Code::KerberosWeakEtype => format!(
+            "Kerberos with RC4 or DES encryption between {from} and {to} on {port} ({})",
+            flows_text(f.flows)
+        ),
+        Code::AnonymousAccess => format!(
+            "anonymous access from {from} to {to} on {port}{documented_auth} ({})",
+            flows_text(f.flows)
+        ),
+        Code::ProtocolMismatch => format!(
+            "{} on {port} from {from} to {to}, where {} ({})",
+            service_text(extra.map(|x| x >> 8)),
+            match extra
+                .map(|x| x & 0xff)
+                .and_then(crate::inspect::Service::from_index)
+            {
+                Some(e) => format!("the catalog documents {} for this port", e.title()),
+                None => "no documented path uses this port".to_owned(),
+            },
+            flows_text(f.flows)
+        ),
         Code::PortScan => {
             let t = f.transport.map_or("tcp/udp", Transport::as_str);
             let ports: Vec<String> = f.ports.iter().map(u16::to_string).collect();
@@ -641,6 +801,13 @@ fn message(f: &Finding, catalog: &Catalog, extra: Option<u32>) -> String {
             )
         }
     }
+}
+
+/// The service a finding's `extra` names (its index), for messages.
+fn service_text(extra: Option<u32>) -> &'static str {
+    extra
+        .and_then(crate::inspect::Service::from_index)
+        .map_or("the session", crate::inspect::Service::title)
 }
 
 #[cfg(test)]
@@ -660,7 +827,23 @@ mod tests {
                 "clear-port",
                 "legacy-protocol",
                 "internet-exposure",
-                "port-scan"
+                "port-scan",
+                "smtp-without-tls",
+                "unencrypted-path",
+                "starttls-not-used",
+                "starttls-stripped",
+                "starttls-refused",
+                "tls-old-version",
+                "tls-weak-cipher",
+                "cert-self-signed",
+                "cert-expired",
+                "tls-handshake-failed",
+                "rpc-without-privacy",
+                "clear-credentials",
+                "ntlmv1",
+                "kerberos-weak-etype",
+                "anonymous-access",
+                "protocol-mismatch"
             ]
         );
     }

@@ -4,9 +4,11 @@
 //! same answer. [`Aggregator`] gathers the findings of many flows into few, and counts
 //! coverage per path.
 
+mod evidence;
 mod finding;
 mod verdict;
 
+pub use evidence::expected_service;
 pub use finding::{Aggregator, Code, Coverage, CoverageStatus, Finding, Severity};
 pub use verdict::{Classification, Reachability, Verdict, reachability};
 

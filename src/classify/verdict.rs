@@ -130,6 +130,11 @@ pub struct Classification {
     pub alternative: Option<u32>,
     /// For `legacy-protocol`: the path of an older generation that the port matches.
     pub legacy_path: Option<u32>,
+    /// For `protocol-mismatch`: the service seen (high byte) and the one the port is documented
+    /// for (low byte; 0xff for none), as [`Service`](crate::inspect::Service) indexes.
+    pub mismatch: Option<u32>,
+    /// For `unencrypted-path`: the service seen, as a `Service` index.
+    pub service_extra: Option<u32>,
 }
 
 impl Classification {

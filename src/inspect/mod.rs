@@ -71,6 +71,44 @@ pub enum Service {
 }
 
 impl Service {
+    pub const ALL: [Service; 10] = [
+        Service::Tls,
+        Service::Smtp,
+        Service::Imap,
+        Service::Pop3,
+        Service::Ldap,
+        Service::Http,
+        Service::Kerberos,
+        Service::Smb,
+        Service::DceRpc,
+        Service::Sip,
+    ];
+
+    /// The service's position in [`Service::ALL`], for compact keys.
+    pub fn index(self) -> u32 {
+        self as u32
+    }
+
+    pub fn from_index(i: u32) -> Option<Service> {
+        Service::ALL.get(usize::try_from(i).ok()?).copied()
+    }
+
+    /// The name a mail administrator knows.
+    pub fn title(self) -> &'static str {
+        match self {
+            Service::Tls => "TLS",
+            Service::Smtp => "SMTP",
+            Service::Imap => "IMAP4",
+            Service::Pop3 => "POP3",
+            Service::Ldap => "LDAP",
+            Service::Http => "HTTP",
+            Service::Kerberos => "Kerberos",
+            Service::Smb => "SMB",
+            Service::DceRpc => "RPC",
+            Service::Sip => "SIP",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Service::Tls => "ssl",
@@ -123,6 +161,25 @@ pub enum Protection {
 }
 
 impl Protection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protection::Unknown => "unknown",
+            Protection::Clear => "clear",
+            Protection::Tls => "tls",
+            Protection::Starttls => "starttls",
+            Protection::AnonymousTls => "anonymous-tls",
+            Protection::UpgradeUnconfirmed => "upgrade-unconfirmed",
+            Protection::RpcPrivacy => "rpc-privacy",
+            Protection::RpcIntegrity => "rpc-integrity",
+            Protection::RpcClear => "rpc-clear",
+            Protection::SaslSeal => "sasl-seal",
+            Protection::SaslSign => "sasl-sign",
+            Protection::SmbEncrypted => "smb-encrypted",
+            Protection::SmbSigned => "smb-signed",
+            Protection::Srtp => "srtp",
+        }
+    }
+
     /// Whether this protection keeps the content confidential.
     pub fn is_encrypted(self) -> bool {
         matches!(
@@ -276,6 +333,27 @@ pub enum Fact {
 }
 
 impl Fact {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fact::StarttlsOfferedNotUsed => "starttls-offered-not-used",
+            Fact::StarttlsRefused => "starttls-refused",
+            Fact::StarttlsMasked => "starttls-masked",
+            Fact::TlsOldVersion => "tls-old-version",
+            Fact::TlsWeakCipher => "tls-weak-cipher",
+            Fact::CertSelfSigned => "cert-self-signed",
+            Fact::CertExpired => "cert-expired",
+            Fact::TlsHandshakeFailed => "tls-handshake-failed",
+            Fact::ClearAnswerToClientHello => "clear-answer-to-client-hello",
+            Fact::TlsWithoutUpgrade => "tls-without-upgrade",
+            Fact::NtlmV1 => "ntlmv1",
+            Fact::KerberosWeakEtype => "kerberos-weak-etype",
+            Fact::KerberosError => "kerberos-error",
+            Fact::RpcWithoutPrivacy => "rpc-without-privacy",
+            Fact::AnonymousAccess => "anonymous-access",
+            Fact::Malformed => "malformed",
+        }
+    }
+
     pub const ALL: [Fact; 16] = [
         Fact::StarttlsOfferedNotUsed,
         Fact::StarttlsRefused,

@@ -2,8 +2,9 @@
 //! generic serializer's per-token writes through `dyn Write` cost as much as the rest of the
 //! pipeline. The output is byte for byte what serde_json writes for the same object (compact,
 //! fields in the order of `docs/output.md`); the schema and snapshot tests hold it to that. Every
-//! string written here is made by exaudit (addresses, timestamps, state names, history letters),
-//! none comes from the wire, so none needs escaping.
+//! string written by hand here is made by exaudit (addresses, timestamps, state names, history
+//! letters), none comes from the wire, so none needs escaping; the inspectors' evidence, which
+//! carries wire strings, goes through serde_json.
 
 use std::net::IpAddr;
 
@@ -11,6 +12,7 @@ use super::proto_name;
 use crate::catalog::{Catalog, RoleSet};
 use crate::classify::Classification;
 use crate::flow::{EndReason, FlowRecord};
+use crate::inspect::{Detail, Evidence, Fact};
 use crate::time::Timestamp;
 
 fn int(buf: &mut Vec<u8>, n: impl itoa::Integer) {
@@ -131,6 +133,7 @@ pub fn write_flow(
     buf: &mut Vec<u8>,
     rec: &FlowRecord,
     cls: &Classification,
+    ev: &Evidence,
     community_id: &[u8; 30],
     catalog: &Catalog,
 ) {
@@ -221,5 +224,103 @@ pub fn write_flow(
         buf.push(b']');
     }
     write_verdict(buf, cls, catalog);
+    write_evidence(buf, rec, cls, ev, catalog);
     buf.push(b'}');
+}
+
+/// Writes a word list: `["a","b"]`.
+fn words<'a>(buf: &mut Vec<u8>, it: impl Iterator<Item = &'a str>) {
+    buf.push(b'[');
+    for (i, w) in it.enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        string(buf, w);
+    }
+    buf.push(b']');
+}
+
+/// Appends a serde value; strings from the wire inside it are escaped by serde_json.
+fn serialized(buf: &mut Vec<u8>, k: &str, v: &impl serde::Serialize) {
+    key(buf, k);
+    if serde_json::to_writer(&mut *buf, v).is_err() {
+        buf.extend_from_slice(b"null");
+    }
+}
+
+/// The evidence fields: the service seen, what the payload covered, encryption and
+/// authentication expected (from the catalog path) and observed (from the payload), then each
+/// protocol's details.
+fn write_evidence(
+    buf: &mut Vec<u8>,
+    rec: &FlowRecord,
+    cls: &Classification,
+    ev: &Evidence,
+    catalog: &Catalog,
+) {
+    key(buf, "service");
+    match ev.service {
+        Some(s) => string(buf, s.as_str()),
+        None => buf.extend_from_slice(b"null"),
+    }
+    key(buf, "payload");
+    let input = crate::inspect::input(rec);
+    string(
+        buf,
+        if input.client.is_empty() && input.server.is_empty() {
+            "none"
+        } else if input.client_cut || input.server_cut {
+            "cut"
+        } else {
+            "complete"
+        },
+    );
+    let path = cls.path.map(|p| catalog.path(p));
+    buf.extend_from_slice(b",\"encryption\":{\"expected\":");
+    match path {
+        Some(p) => string(buf, p.encrypted_by_default.as_str()),
+        None => buf.extend_from_slice(b"null"),
+    }
+    key(buf, "mechanisms");
+    words(
+        buf,
+        path.into_iter()
+            .flat_map(|p| p.encryption.iter().map(|e| e.as_str())),
+    );
+    key(buf, "observed");
+    string(buf, ev.protection.as_str());
+    buf.extend_from_slice(b"},\"auth\":{\"expected\":");
+    words(
+        buf,
+        path.into_iter()
+            .flat_map(|p| p.auth_default.iter().map(|a| a.as_str())),
+    );
+    serialized(buf, "observed", &ev.auth);
+    if ev.auth_more > 0 {
+        key(buf, "observed_more");
+        int(buf, ev.auth_more);
+    }
+    buf.push(b'}');
+    if !ev.facts.is_empty() {
+        key(buf, "facts");
+        words(buf, ev.facts.iter().map(Fact::as_str));
+    }
+    if let Some(t) = &ev.tls {
+        serialized(buf, "tls", t);
+    }
+    if let Some(n) = &ev.ntlm {
+        serialized(buf, "ntlm", n);
+    }
+    match &ev.detail {
+        Detail::None => {}
+        Detail::Smtp(d) => serialized(buf, "smtp", d),
+        Detail::Imap(d) => serialized(buf, "imap", d),
+        Detail::Pop3(d) => serialized(buf, "pop3", d),
+        Detail::Http(d) => serialized(buf, "http", d),
+        Detail::Ldap(d) => serialized(buf, "ldap", d),
+        Detail::Kerberos(d) => serialized(buf, "krb", d),
+        Detail::Smb(d) => serialized(buf, "smb", d),
+        Detail::DceRpc(d) => serialized(buf, "dce_rpc", d),
+        Detail::Sip(d) => serialized(buf, "sip", d),
+    }
 }

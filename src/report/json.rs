@@ -10,6 +10,7 @@ use super::{Judgement, Report, Summary, proto_name};
 use crate::catalog::{Catalog, RoleSet};
 use crate::classify::{Classification, Coverage, Finding, Severity, Verdict};
 use crate::flow::FlowRecord;
+use crate::inspect::Evidence;
 use crate::stats::{CaptureStats, DecodeStats, FlowStats, FragmentStats};
 
 /// Counts the summary needs from the flows themselves.
@@ -245,12 +246,13 @@ impl Report for JsonlReport {
         out: &mut dyn Write,
         rec: &FlowRecord,
         cls: &Classification,
+        ev: &Evidence,
         community_id: &[u8; 30],
         catalog: &Catalog,
     ) -> io::Result<()> {
         self.tally.add(rec);
         self.line.clear();
-        write_flow(&mut self.line, rec, cls, community_id, catalog);
+        write_flow(&mut self.line, rec, cls, ev, community_id, catalog);
         self.line.push(b'\n');
         out.write_all(&self.line)
     }
@@ -289,6 +291,7 @@ impl Report for JsonReport {
         out: &mut dyn Write,
         rec: &FlowRecord,
         cls: &Classification,
+        ev: &Evidence,
         community_id: &[u8; 30],
         catalog: &Catalog,
     ) -> io::Result<()> {
@@ -301,7 +304,7 @@ impl Report for JsonReport {
         }
         self.any = true;
         self.line.clear();
-        write_flow(&mut self.line, rec, cls, community_id, catalog);
+        write_flow(&mut self.line, rec, cls, ev, community_id, catalog);
         out.write_all(&self.line)
     }
 

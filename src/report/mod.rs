@@ -56,6 +56,7 @@ pub trait Report {
         out: &mut dyn Write,
         rec: &FlowRecord,
         cls: &Classification,
+        ev: &crate::inspect::Evidence,
         community_id: &[u8; 30],
         catalog: &Catalog,
     ) -> io::Result<()>;

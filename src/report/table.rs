@@ -113,6 +113,7 @@ impl Report for TableReport {
         _out: &mut dyn Write,
         rec: &FlowRecord,
         _cls: &Classification,
+        _ev: &crate::inspect::Evidence,
         _community_id: &[u8; 30],
         _catalog: &Catalog,
     ) -> io::Result<()> {

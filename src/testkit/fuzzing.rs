@@ -33,11 +33,13 @@ pub fn capture(data: &[u8]) -> crate::Analysis {
     let (mut jsonl, mut table, mut out) =
         (JsonlReport::default(), TableReport::new(false), Vec::new());
     for rec in &a.flows {
-        let c = clf.classify(rec);
+        let ev = crate::inspect::inspect(&crate::inspect::input(rec), rec.start);
+        let mut c = clf.classify(rec);
+        clf.judge_evidence(rec, &ev, &mut c);
         let cid = crate::report::flow_community_id_bytes(rec);
         agg.add(rec, &c, cid);
-        let _ = jsonl.flow(&mut out, rec, &c, &cid, catalog);
-        let _ = table.flow(&mut out, rec, &c, &cid, catalog);
+        let _ = jsonl.flow(&mut out, rec, &c, &ev, &cid, catalog);
+        let _ = table.flow(&mut out, rec, &c, &ev, &cid, catalog);
     }
     let judgement = Judgement {
         catalog,
