@@ -852,3 +852,133 @@ fn rdp_connection_request(user: &str) -> Vec<u8> {
     ]
     .concat()
 }
+
+/// The clear-text logins of every protocol the inspectors read, each with a password (or token)
+/// that appears nowhere else, for the test that no output ever contains one. Returns the capture
+/// and the secrets as they were typed.
+pub fn secrets() -> (Capture, Vec<&'static str>) {
+    use base64::Engine as _;
+    let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+    let client = "10.9.0.50";
+    let server = "10.9.0.10";
+    let at = |host: &str, port: u16| addr(&format!("{host}:{port}"));
+    let mut cap = Capture::new();
+    let secrets = vec![
+        "Plain-Smtp-Secret-1",
+        "Login-Smtp-Secret-2",
+        "Imap-Login-Secret-3",
+        "Pop3-Pass-Secret-4",
+        "Ldap-Bind-Secret-5",
+        "Http-Basic-Secret-6",
+        "eyJhbGciOiJub25lIn0.Bearer-Secret-7",
+        "Imap-Plain-Secret-8",
+        "Pop3-Plain-Secret-9",
+        "Query-Token-Secret-10",
+    ];
+
+    // SMTP AUTH PLAIN on 587, no STARTTLS.
+    let mut s = cap.tcp(at(client, 50001), at(server, 587));
+    s.handshake()
+        .server_sends(b"220 mail.contoso.com Microsoft ESMTP MAIL Service ready\r\n")
+        .client_sends(b"EHLO ws50\r\n")
+        .server_sends(b"250-mail.contoso.com Hello\r\n250-AUTH LOGIN PLAIN\r\n250 OK\r\n")
+        .client_sends(format!("AUTH PLAIN {}\r\n", b64(b"\0alice\0Plain-Smtp-Secret-1")).as_bytes())
+        .server_sends(b"235 2.7.0 Authentication successful\r\n")
+        .client_sends(b"QUIT\r\n")
+        .server_sends(b"221 2.0.0 Bye\r\n")
+        .close();
+    cap.wait(Duration::from_millis(20));
+
+    // SMTP AUTH LOGIN.
+    let mut s = cap.tcp(at(client, 50002), at(server, 587));
+    s.handshake()
+        .server_sends(b"220 mail.contoso.com Microsoft ESMTP MAIL Service ready\r\n")
+        .client_sends(b"EHLO ws50\r\n")
+        .server_sends(b"250-mail.contoso.com Hello\r\n250-AUTH LOGIN\r\n250 OK\r\n")
+        .client_sends(b"AUTH LOGIN\r\n")
+        .server_sends(b"334 VXNlcm5hbWU6\r\n")
+        .client_sends(format!("{}\r\n", b64(b"bob")).as_bytes())
+        .server_sends(b"334 UGFzc3dvcmQ6\r\n")
+        .client_sends(format!("{}\r\n", b64(b"Login-Smtp-Secret-2")).as_bytes())
+        .server_sends(b"235 2.7.0 Authentication successful\r\n")
+        .client_sends(b"QUIT\r\n")
+        .server_sends(b"221 2.0.0 Bye\r\n")
+        .close();
+    cap.wait(Duration::from_millis(20));
+
+    // IMAP LOGIN and AUTHENTICATE PLAIN.
+    let mut s = cap.tcp(at(client, 50003), at(server, 143));
+    s.handshake()
+        .server_sends(b"* OK The Microsoft Exchange IMAP4 service is ready.\r\n")
+        .client_sends(b"a1 LOGIN carol \"Imap-Login-Secret-3\"\r\n")
+        .server_sends(b"a1 OK LOGIN completed.\r\n")
+        .client_sends(b"a2 LOGOUT\r\n")
+        .server_sends(b"* BYE\r\na2 OK LOGOUT completed.\r\n")
+        .close();
+    cap.wait(Duration::from_millis(20));
+    let mut s = cap.tcp(at(client, 50004), at(server, 143));
+    s.handshake()
+        .server_sends(b"* OK The Microsoft Exchange IMAP4 service is ready.\r\n")
+        .client_sends(b"a1 AUTHENTICATE PLAIN\r\n")
+        .server_sends(b"+ \r\n")
+        .client_sends(format!("{}\r\n", b64(b"\0dave\0Imap-Plain-Secret-8")).as_bytes())
+        .server_sends(b"a1 OK AUTHENTICATE completed.\r\n")
+        .close();
+    cap.wait(Duration::from_millis(20));
+
+    // POP3 USER/PASS and AUTH PLAIN.
+    let mut s = cap.tcp(at(client, 50005), at(server, 110));
+    s.handshake()
+        .server_sends(b"+OK The Microsoft Exchange POP3 service is ready.\r\n")
+        .client_sends(b"USER erin\r\n")
+        .server_sends(b"+OK\r\n")
+        .client_sends(b"PASS Pop3-Pass-Secret-4\r\n")
+        .server_sends(b"+OK User successfully logged on.\r\n")
+        .client_sends(b"QUIT\r\n")
+        .server_sends(b"+OK Bye\r\n")
+        .close();
+    cap.wait(Duration::from_millis(20));
+    let mut s = cap.tcp(at(client, 50006), at(server, 110));
+    s.handshake()
+        .server_sends(b"+OK The Microsoft Exchange POP3 service is ready.\r\n")
+        .client_sends(format!("AUTH PLAIN {}\r\n", b64(b"\0frank\0Pop3-Plain-Secret-9")).as_bytes())
+        .server_sends(b"+OK User successfully authenticated.\r\n")
+        .client_sends(b"QUIT\r\n")
+        .server_sends(b"+OK Bye\r\n")
+        .close();
+    cap.wait(Duration::from_millis(20));
+
+    // LDAP simple bind.
+    ldap_simple_bind(
+        &mut cap,
+        at(client, 50007),
+        at(server, 389),
+        "CN=grace,CN=Users,DC=contoso,DC=com",
+        "Ldap-Bind-Secret-5",
+    );
+    cap.wait(Duration::from_millis(20));
+
+    // HTTP Basic, a bearer token, and a token in a query string.
+    let mut s = cap.tcp(at(client, 50008), at(server, 80));
+    s.handshake()
+        .client_sends(
+            format!(
+                "GET /ews/exchange.asmx HTTP/1.1\r\nHost: mail.contoso.com\r\n\
+                 Authorization: Basic {}\r\n\r\n",
+                b64(b"heidi:Http-Basic-Secret-6")
+            )
+            .as_bytes(),
+        )
+        .server_sends(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        .client_sends(
+            b"GET /Microsoft-Server-ActiveSync?Cmd=Ping HTTP/1.1\r\nHost: mail.contoso.com\r\n\
+              Authorization: Bearer eyJhbGciOiJub25lIn0.Bearer-Secret-7\r\n\r\n",
+        )
+        .server_sends(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        .client_sends(
+            b"GET /owa/?access_token=Query-Token-Secret-10 HTTP/1.1\r\nHost: mail.contoso.com\r\n\r\n",
+        )
+        .server_sends(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n")
+        .close();
+    (cap, secrets)
+}
