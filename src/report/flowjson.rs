@@ -6,6 +6,7 @@
 //! letters), none comes from the wire, so none needs escaping; the inspectors' evidence, which
 //! carries wire strings, goes through serde_json.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::proto_name;
@@ -34,10 +35,29 @@ fn string(buf: &mut Vec<u8>, s: &str) {
 }
 
 fn ip(buf: &mut Vec<u8>, a: IpAddr) {
-    use std::io::Write;
     buf.push(b'"');
-    // Writing into a Vec cannot fail.
-    let _ = write!(buf, "{a}");
+    match a {
+        // Dotted quad by hand: the formatter machinery costs more than the rest of the line.
+        IpAddr::V4(v) => {
+            for (i, o) in v.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf.push(b'.');
+                }
+                if o >= 100 {
+                    buf.push(b'0' + o / 100);
+                }
+                if o >= 10 {
+                    buf.push(b'0' + (o / 10) % 10);
+                }
+                buf.push(b'0' + o % 10);
+            }
+        }
+        IpAddr::V6(v) => {
+            use std::io::Write;
+            // Writing into a Vec cannot fail.
+            let _ = write!(buf, "{v}");
+        }
+    }
     buf.push(b'"');
 }
 
@@ -79,10 +99,182 @@ fn roles(buf: &mut Vec<u8>, r: RoleSet) {
     buf.push(b']');
 }
 
-/// The classification fields: path, how it matched, other matches, roles, verdict,
-/// reachability and finding codes. Path ids come from the catalog, which was validated to
-/// letters, digits, '.', '-' and '_', so they need no escaping either.
-fn write_verdict(buf: &mut Vec<u8>, cls: &Classification, catalog: &Catalog) {
+/// What the cached part of a flow's verdict fields depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct TailKey {
+    path: Option<u32>,
+    how: Option<crate::catalog::PortMatch>,
+    also: [u32; 4],
+    also_len: usize,
+    roles: Option<(RoleSet, RoleSet)>,
+    verdict: crate::classify::Verdict,
+}
+
+/// Most remembered renderings before the cache starts over.
+const TAIL_ENTRIES: usize = 4096;
+
+/// Writes flow objects, remembering what repeats: the verdict fields that the path, the other
+/// matches, the roles and the verdict decide (a capture has few distinct combinations), and each
+/// path's expected encryption and authentication. Flows then cost a hash probe and a copy for
+/// those fields instead of a dozen small writes.
+#[derive(Debug, Default)]
+pub struct FlowWriter {
+    tails: HashMap<TailKey, Vec<u8>, foldhash::fast::FixedState>,
+    /// By path index: `,"encryption":{"expected":…,"mechanisms":[…],"observed":` and
+    /// `},"auth":{"expected":[…],"observed":`.
+    expected: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl FlowWriter {
+    /// Appends the flow's JSON object (no newline) to `buf`.
+    pub fn write(
+        &mut self,
+        buf: &mut Vec<u8>,
+        rec: &FlowRecord,
+        cls: &Classification,
+        ev: &Evidence,
+        community_id: &[u8; 30],
+        catalog: &Catalog,
+    ) {
+        write_head(buf, rec, community_id);
+        self.write_verdict(buf, cls, catalog);
+        self.write_evidence(buf, rec, cls, ev, catalog);
+        buf.push(b'}');
+    }
+
+    /// The classification fields: path, how it matched, other matches, roles, verdict,
+    /// reachability and finding codes. Path ids come from the catalog, which was validated to
+    /// letters, digits, '.', '-' and '_', so they need no escaping either.
+    fn write_verdict(&mut self, buf: &mut Vec<u8>, cls: &Classification, catalog: &Catalog) {
+        let mut also = [0u32; 4];
+        let kept = cls.also();
+        let also_len = kept.len().min(also.len());
+        also[..also_len].copy_from_slice(&kept[..also_len]);
+        let tail = TailKey {
+            path: cls.path,
+            how: cls.how,
+            also,
+            also_len,
+            roles: cls.roles,
+            verdict: cls.verdict,
+        };
+        match self.tails.get(&tail) {
+            Some(t) => buf.extend_from_slice(t),
+            None => {
+                let mut t = Vec::new();
+                write_choice(&mut t, cls, catalog);
+                buf.extend_from_slice(&t);
+                if self.tails.len() >= TAIL_ENTRIES {
+                    self.tails.clear();
+                }
+                self.tails.insert(tail, t);
+            }
+        }
+        key(buf, "reachability");
+        string(buf, cls.reachability.as_str());
+        key(buf, "findings");
+        buf.push(b'[');
+        for (i, c) in cls.findings.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            string(buf, c.as_str());
+        }
+        buf.push(b']');
+    }
+
+    /// The evidence fields: the service seen, what the payload covered, encryption and
+    /// authentication expected (from the catalog path) and observed (from the payload), then
+    /// each protocol's details.
+    fn write_evidence(
+        &mut self,
+        buf: &mut Vec<u8>,
+        rec: &FlowRecord,
+        cls: &Classification,
+        ev: &Evidence,
+        catalog: &Catalog,
+    ) {
+        key(buf, "service");
+        match ev.service {
+            Some(s) => string(buf, s.as_str()),
+            None => buf.extend_from_slice(b"null"),
+        }
+        key(buf, "payload");
+        let input = crate::inspect::input(rec);
+        string(
+            buf,
+            if input.client.is_empty() && input.server.is_empty() {
+                "none"
+            } else if input.client_cut || input.server_cut {
+                "cut"
+            } else {
+                "complete"
+            },
+        );
+        if self.expected.len() != catalog.paths.len() {
+            self.expected = catalog.paths.iter().map(expected_json).collect();
+        }
+        let none = (
+            b",\"encryption\":{\"expected\":null,\"mechanisms\":[],\"observed\":".as_slice(),
+            b"},\"auth\":{\"expected\":[],\"observed\":".as_slice(),
+        );
+        let (enc, auth) = cls
+            .path
+            .and_then(|p| self.expected.get(p as usize))
+            .map_or(none, |(e, a)| (e.as_slice(), a.as_slice()));
+        buf.extend_from_slice(enc);
+        string(buf, ev.protection.as_str());
+        buf.extend_from_slice(auth);
+        if ev.auth.is_empty() {
+            buf.extend_from_slice(b"[]");
+        } else if serde_json::to_writer(&mut *buf, &ev.auth).is_err() {
+            buf.extend_from_slice(b"null");
+        }
+        if ev.auth_more > 0 {
+            key(buf, "observed_more");
+            int(buf, ev.auth_more);
+        }
+        buf.push(b'}');
+        if !ev.facts.is_empty() {
+            key(buf, "facts");
+            words(buf, ev.facts.iter().map(Fact::as_str));
+        }
+        if let Some(t) = &ev.tls {
+            serialized(buf, "tls", t);
+        }
+        if let Some(n) = &ev.ntlm {
+            serialized(buf, "ntlm", n);
+        }
+        match &ev.detail {
+            Detail::None => {}
+            Detail::Smtp(d) => serialized(buf, "smtp", d),
+            Detail::Imap(d) => serialized(buf, "imap", d),
+            Detail::Pop3(d) => serialized(buf, "pop3", d),
+            Detail::Http(d) => serialized(buf, "http", d),
+            Detail::Ldap(d) => serialized(buf, "ldap", d),
+            Detail::Kerberos(d) => serialized(buf, "krb", d),
+            Detail::Smb(d) => serialized(buf, "smb", d),
+            Detail::DceRpc(d) => serialized(buf, "dce_rpc", d),
+            Detail::Sip(d) => serialized(buf, "sip", d),
+        }
+    }
+}
+
+/// A path's expected encryption and authentication, rendered once.
+fn expected_json(p: &crate::catalog::Path) -> (Vec<u8>, Vec<u8>) {
+    let mut enc = b",\"encryption\":{\"expected\":".to_vec();
+    string(&mut enc, p.encrypted_by_default.as_str());
+    key(&mut enc, "mechanisms");
+    words(&mut enc, p.encryption.iter().map(|e| e.as_str()));
+    key(&mut enc, "observed");
+    let mut auth = b"},\"auth\":{\"expected\":".to_vec();
+    words(&mut auth, p.auth_default.iter().map(|a| a.as_str()));
+    key(&mut auth, "observed");
+    (enc, auth)
+}
+
+/// The verdict fields that the choice decides: path, path_match, also_matched, roles, verdict.
+fn write_choice(buf: &mut Vec<u8>, cls: &Classification, catalog: &Catalog) {
     key(buf, "path");
     match cls.path {
         Some(p) => string(buf, &catalog.path(p).id),
@@ -115,28 +307,10 @@ fn write_verdict(buf: &mut Vec<u8>, cls: &Classification, catalog: &Catalog) {
     }
     key(buf, "verdict");
     string(buf, cls.verdict.as_str());
-    key(buf, "reachability");
-    string(buf, cls.reachability.as_str());
-    key(buf, "findings");
-    buf.push(b'[');
-    for (i, c) in cls.findings.iter().enumerate() {
-        if i > 0 {
-            buf.push(b',');
-        }
-        string(buf, c.as_str());
-    }
-    buf.push(b']');
 }
 
-/// Appends the flow's JSON object (no newline) to `buf`.
-pub fn write_flow(
-    buf: &mut Vec<u8>,
-    rec: &FlowRecord,
-    cls: &Classification,
-    ev: &Evidence,
-    community_id: &[u8; 30],
-    catalog: &Catalog,
-) {
+/// The flow's own fields, from `type` to `icmp`.
+fn write_head(buf: &mut Vec<u8>, rec: &FlowRecord, community_id: &[u8; 30]) {
     buf.extend_from_slice(b"{\"type\":\"flow\",\"ts\":");
     ts(buf, rec.start);
     key(buf, "end_ts");
@@ -223,9 +397,6 @@ pub fn write_flow(
         }
         buf.push(b']');
     }
-    write_verdict(buf, cls, catalog);
-    write_evidence(buf, rec, cls, ev, catalog);
-    buf.push(b'}');
 }
 
 /// Writes a word list: `["a","b"]`.
@@ -248,79 +419,32 @@ fn serialized(buf: &mut Vec<u8>, k: &str, v: &impl serde::Serialize) {
     }
 }
 
-/// The evidence fields: the service seen, what the payload covered, encryption and
-/// authentication expected (from the catalog path) and observed (from the payload), then each
-/// protocol's details.
-fn write_evidence(
-    buf: &mut Vec<u8>,
-    rec: &FlowRecord,
-    cls: &Classification,
-    ev: &Evidence,
-    catalog: &Catalog,
-) {
-    key(buf, "service");
-    match ev.service {
-        Some(s) => string(buf, s.as_str()),
-        None => buf.extend_from_slice(b"null"),
-    }
-    key(buf, "payload");
-    let input = crate::inspect::input(rec);
-    string(
-        buf,
-        if input.client.is_empty() && input.server.is_empty() {
-            "none"
-        } else if input.client_cut || input.server_cut {
-            "cut"
-        } else {
-            "complete"
-        },
-    );
-    let path = cls.path.map(|p| catalog.path(p));
-    buf.extend_from_slice(b",\"encryption\":{\"expected\":");
-    match path {
-        Some(p) => string(buf, p.encrypted_by_default.as_str()),
-        None => buf.extend_from_slice(b"null"),
-    }
-    key(buf, "mechanisms");
-    words(
-        buf,
-        path.into_iter()
-            .flat_map(|p| p.encryption.iter().map(|e| e.as_str())),
-    );
-    key(buf, "observed");
-    string(buf, ev.protection.as_str());
-    buf.extend_from_slice(b"},\"auth\":{\"expected\":");
-    words(
-        buf,
-        path.into_iter()
-            .flat_map(|p| p.auth_default.iter().map(|a| a.as_str())),
-    );
-    serialized(buf, "observed", &ev.auth);
-    if ev.auth_more > 0 {
-        key(buf, "observed_more");
-        int(buf, ev.auth_more);
-    }
-    buf.push(b'}');
-    if !ev.facts.is_empty() {
-        key(buf, "facts");
-        words(buf, ev.facts.iter().map(Fact::as_str));
-    }
-    if let Some(t) = &ev.tls {
-        serialized(buf, "tls", t);
-    }
-    if let Some(n) = &ev.ntlm {
-        serialized(buf, "ntlm", n);
-    }
-    match &ev.detail {
-        Detail::None => {}
-        Detail::Smtp(d) => serialized(buf, "smtp", d),
-        Detail::Imap(d) => serialized(buf, "imap", d),
-        Detail::Pop3(d) => serialized(buf, "pop3", d),
-        Detail::Http(d) => serialized(buf, "http", d),
-        Detail::Ldap(d) => serialized(buf, "ldap", d),
-        Detail::Kerberos(d) => serialized(buf, "krb", d),
-        Detail::Smb(d) => serialized(buf, "smb", d),
-        Detail::DceRpc(d) => serialized(buf, "dce_rpc", d),
-        Detail::Sip(d) => serialized(buf, "sip", d),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for a in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "255.255.255.255",
+            "10.0.1.13",
+            "192.0.2.7",
+            "::1",
+            "fd00:20::1:5",
+            "::ffff:10.0.0.1",
+        ] {
+            let addr: IpAddr = a.parse().unwrap();
+            let mut buf = Vec::new();
+            ip(&mut buf, addr);
+            assert_eq!(buf, format!("\"{addr}\"").into_bytes());
+        }
+        for o in 0..=255u8 {
+            let addr = IpAddr::from([o, o, 0, 255 - o]);
+            let mut buf = Vec::new();
+            ip(&mut buf, addr);
+            assert_eq!(buf, format!("\"{addr}\"").into_bytes());
+        }
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::flowjson::write_flow;
+use super::flowjson::FlowWriter;
 use super::{Judgement, Report, Summary, proto_name};
 use crate::catalog::{Catalog, RoleSet};
 use crate::classify::{Classification, Coverage, Finding, Severity, Verdict};
@@ -238,6 +238,7 @@ pub struct JsonlReport {
     tally: FlowTally,
     /// Reused for every line, so the writer gets one write per flow.
     line: Vec<u8>,
+    writer: FlowWriter,
 }
 
 impl Report for JsonlReport {
@@ -252,7 +253,8 @@ impl Report for JsonlReport {
     ) -> io::Result<()> {
         self.tally.add(rec);
         self.line.clear();
-        write_flow(&mut self.line, rec, cls, ev, community_id, catalog);
+        self.writer
+            .write(&mut self.line, rec, cls, ev, community_id, catalog);
         self.line.push(b'\n');
         out.write_all(&self.line)
     }
@@ -273,6 +275,7 @@ pub struct JsonReport {
     started: bool,
     any: bool,
     line: Vec<u8>,
+    writer: FlowWriter,
 }
 
 impl JsonReport {
@@ -304,7 +307,8 @@ impl Report for JsonReport {
         }
         self.any = true;
         self.line.clear();
-        write_flow(&mut self.line, rec, cls, ev, community_id, catalog);
+        self.writer
+            .write(&mut self.line, rec, cls, ev, community_id, catalog);
         out.write_all(&self.line)
     }
 
