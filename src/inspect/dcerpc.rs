@@ -610,6 +610,20 @@ impl<'a> Pdu<'a> {
         })
     }
 
+    /// A bind_ack's secondary address (port_any_t: length u16, then that many bytes, which
+    /// should end in a NUL but need not), without trailing NULs; `None` when empty.
+    pub fn secondary_address(&self) -> Option<&'a [u8]> {
+        if self.ptype != PduType::BindAck {
+            return None;
+        }
+        let len = usize::from(u16_at(self.body, 8, self.little_endian)?);
+        let mut addr = self.body.get(10..10 + len)?;
+        while let Some((0, head)) = addr.split_last() {
+            addr = head;
+        }
+        (!addr.is_empty()).then_some(addr)
+    }
+
     /// A request's context, opnum and stub (C706 12.6.4.9): alloc_hint u32, p_cont_id u16,
     /// opnum u16, the object UUID when PFC_OBJECT_UUID is set, then the stub.
     pub fn request(&self) -> Option<Request<'a>> {
@@ -1125,6 +1139,8 @@ pub struct DceRpc {
     #[serde(skip_serializing_if = "is_zero")]
     pub binds: u32,
     #[serde(skip_serializing_if = "is_zero")]
+    pub alter_contexts: u32,
+    #[serde(skip_serializing_if = "is_zero")]
     pub bind_naks: u32,
     #[serde(skip_serializing_if = "is_zero")]
     pub requests: u32,
@@ -1135,6 +1151,10 @@ pub struct DceRpc {
     /// The first fault's status (nca_s_* or a Win32 / NTSTATUS code).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fault_status: Option<u32>,
+    /// The first bind_ack's secondary address (the server's port or pipe, C706 12.6.4.4),
+    /// without its terminating NUL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sec_addr: Option<String>,
     /// RPC over HTTP v1 (`ncacn_http/1.0` before the PDUs).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ncacn_http: bool,
@@ -1216,6 +1236,8 @@ fn on_client(pdu: &Pdu<'_>, d: &mut DceRpc, w: &mut Walk, ev: &mut Evidence) {
         PduType::Bind | PduType::AlterContext => {
             if pdu.ptype == PduType::Bind {
                 d.binds = d.binds.saturating_add(1);
+            } else {
+                d.alter_contexts = d.alter_contexts.saturating_add(1);
             }
             let mut slots = Vec::new();
             for c in pdu.contexts() {
@@ -1255,6 +1277,9 @@ fn on_client(pdu: &Pdu<'_>, d: &mut DceRpc, w: &mut Walk, ev: &mut Evidence) {
 fn on_server(pdu: &Pdu<'_>, d: &mut DceRpc, w: &mut Walk, ev: &mut Evidence) {
     match pdu.ptype {
         PduType::BindAck | PduType::AlterContextResp => {
+            if pdu.ptype == PduType::BindAck && d.sec_addr.is_none() {
+                d.sec_addr = pdu.secondary_address().map(super::wire_text);
+            }
             let slots = w
                 .binds
                 .iter()

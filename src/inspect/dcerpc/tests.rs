@@ -310,6 +310,7 @@ fn epm_bind_without_auth_is_clear_and_anonymous() {
     assert_eq!(d.operations[0].operation, Some("ept_map"));
     assert_eq!(d.operations[0].count, 1);
     assert_eq!((d.binds, d.requests, d.responses), (1, 1, 1));
+    assert_eq!(d.sec_addr.as_deref(), Some("49683"));
 }
 
 #[test]
@@ -527,6 +528,7 @@ fn rejected_context_and_alter_context_answers() {
     assert_eq!(d.contexts[0].result, ContextResult::Accepted);
     assert_eq!(d.contexts[1].result, ContextResult::ProviderRejection);
     assert_eq!(d.binds, 1);
+    assert_eq!(d.alter_contexts, 1);
 }
 
 #[test]
@@ -737,7 +739,8 @@ fn detail_serialises_compactly() {
             "operations": [{"endpoint": "epmapper", "opnum": 3, "operation": "ept_map", "count": 1}],
             "binds": 1,
             "requests": 1,
-            "responses": 1
+            "responses": 1,
+            "sec_addr": "49683"
         })
     );
     let (c, s) = svcctl_privacy(70);
