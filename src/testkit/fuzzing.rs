@@ -182,3 +182,61 @@ pub fn rules(data: &[u8]) {
         Err(e) => drop(e.to_string()),
     }
 }
+
+/// The conversation the DCE/RPC and SMB targets read: `[flags, len_hi, len_lo, client…,
+/// server…]`. Flags bit 0 marks the flow mid-stream, bit 1 the client prefix cut, bit 2 the
+/// server prefix cut; the client takes `len` bytes (or what is left), the server the rest.
+fn split_conversation(data: &[u8]) -> crate::inspect::Input<'_> {
+    let (flags, len, rest) = match data {
+        [f, hi, lo, rest @ ..] => (*f, usize::from(u16::from_be_bytes([*hi, *lo])), rest),
+        _ => (0, 0, data),
+    };
+    let (client, server) = rest.split_at(len.min(rest.len()));
+    crate::inspect::Input {
+        client,
+        server,
+        udp: false,
+        client_port: 49152,
+        server_port: 135,
+        midstream: flags & 1 != 0,
+        client_cut: flags & 2 != 0,
+        server_cut: flags & 4 != 0,
+    }
+}
+
+/// The DCE/RPC inspector on one conversation (see `split_conversation`), then its detail through
+/// serde_json and the evidence through `Debug`; and every PDU view on both sides.
+pub fn inspect_dcerpc(data: &[u8]) {
+    use crate::inspect::{Detail, Evidence, dcerpc};
+    let input = split_conversation(data);
+    let mut ev = Evidence::default();
+    if dcerpc::inspect(&input, &mut ev) {
+        if let Detail::DceRpc(d) = &ev.detail {
+            drop(serde_json::to_vec(d));
+        }
+        drop(serde_json::to_vec(&ev.auth));
+        drop(format!("{ev:?}"));
+    }
+    for side in [input.client, input.server] {
+        for p in dcerpc::pdus(side) {
+            let _ = (p.contexts().count(), p.answers().count(), p.request());
+            let _ = (p.response(), p.fault_status(), p.secondary_address());
+        }
+    }
+}
+
+/// The SMB inspector on one conversation (see `split_conversation`), then its detail through
+/// serde_json and the evidence through `Debug`.
+pub fn inspect_smb(data: &[u8]) {
+    use crate::inspect::{Detail, Evidence, smb};
+    let mut input = split_conversation(data);
+    input.server_port = 445;
+    let mut ev = Evidence::default();
+    if smb::inspect(&input, &mut ev) {
+        if let Detail::Smb(d) = &ev.detail {
+            drop(serde_json::to_vec(d));
+        }
+        drop(serde_json::to_vec(&ev.auth));
+        drop(format!("{ev:?}"));
+    }
+}

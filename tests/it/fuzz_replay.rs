@@ -126,3 +126,43 @@ fn fuzz_corpus_capture_seeds_produce_flows() {
     }
     assert!(with_flows > 0, "no input in {} gave a flow", dir.display());
 }
+
+#[test]
+fn fuzz_corpus_inspect_dcerpc_replays_without_panic() {
+    let n = replay(
+        "corpus",
+        "inspect_dcerpc",
+        exaudit::testkit::fuzzing::inspect_dcerpc,
+    );
+    assert_replayed("corpus", "inspect_dcerpc", n);
+}
+
+#[test]
+fn fuzz_regressions_inspect_dcerpc_replay_without_panic() {
+    let n = replay(
+        "regressions",
+        "inspect_dcerpc",
+        exaudit::testkit::fuzzing::inspect_dcerpc,
+    );
+    assert_replayed("regressions", "inspect_dcerpc", n);
+}
+
+#[test]
+fn fuzz_corpus_inspect_smb_replays_without_panic() {
+    let n = replay(
+        "corpus",
+        "inspect_smb",
+        exaudit::testkit::fuzzing::inspect_smb,
+    );
+    assert_replayed("corpus", "inspect_smb", n);
+}
+
+#[test]
+fn fuzz_regressions_inspect_smb_replay_without_panic() {
+    let n = replay(
+        "regressions",
+        "inspect_smb",
+        exaudit::testkit::fuzzing::inspect_smb,
+    );
+    assert_replayed("regressions", "inspect_smb", n);
+}
