@@ -590,7 +590,7 @@ mod tests {
 
     use super::super::smtp::line::testdata::{
         assert_no_secret, b64, input, kerberos_token, ntlm_authenticate, ntlm_challenge,
-        ntlm_negotiate, render,
+        ntlm_negotiate, render, write_seeds,
     };
     use super::*;
     use crate::inspect::{Fact, MAX_AUTH};
@@ -848,6 +848,51 @@ mod tests {
             assert!(inspect(&inp, &mut ev));
             assert_ne!(ev.auth[0].outcome, Outcome::Failure, "cut {cut}");
         }
+    }
+
+    #[test]
+    #[ignore = "writes fuzz/corpus/inspect_http: cargo test --lib -- --ignored write_fuzz_seeds"]
+    fn write_fuzz_seeds() {
+        let (basic_c, basic_s) = basic();
+        let ntlm = format!(
+            "GET /ews/ HTTP/1.1\r\nAuthorization: NTLM {}\r\n\r\n\
+             GET /ews/ HTTP/1.1\r\nAuthorization: NTLM {}\r\n\r\n",
+            b64(&ntlm_negotiate()),
+            b64(&ntlm_authenticate("CONTOSO", "svc", "APP01", 120))
+        );
+        let ntlm_s = format!(
+            "HTTP/1.1 401 No\r\nWWW-Authenticate: NTLM {}\r\nContent-Length: 0\r\n\r\n\
+             HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            b64(&ntlm_challenge("CONTOSO"))
+        );
+        let negotiate = format!(
+            "POST /mapi/emsmdb/ HTTP/1.1\r\nAuthorization: Negotiate {}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            b64(&kerberos_token())
+        );
+        let connect = b"CONNECT m:443 HTTP/1.1\r\n\r\n\x16\x03\x01".to_vec();
+        let rpc =
+            b"RPC_OUT_DATA /rpc/rpcproxy.dll?h:6001 HTTP/1.1\r\nContent-Length: 76\r\n\r\n\x05\x00"
+                .to_vec();
+        write_seeds(
+            "inspect_http",
+            &[
+                ("basic", 0, basic_c, basic_s),
+                ("ntlm", 0, ntlm.into_bytes(), ntlm_s.into_bytes()),
+                (
+                    "negotiate-chunked",
+                    0,
+                    negotiate.into_bytes(),
+                    b"HTTP/1.1 200 OK\r\n\r\n".to_vec(),
+                ),
+                (
+                    "connect",
+                    0,
+                    connect,
+                    b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03".to_vec(),
+                ),
+                ("rpc", 0, rpc, Vec::new()),
+            ],
+        );
     }
 
     proptest! {

@@ -429,7 +429,7 @@ mod tests {
 
     use super::super::smtp::line::testdata::{
         assert_no_secret, b64, input, kerberos_token, ntlm_authenticate, ntlm_challenge,
-        ntlm_negotiate, render,
+        ntlm_negotiate, render, write_seeds,
     };
     use super::*;
     use crate::inspect::{Fact, MAX_AUTH};
@@ -665,6 +665,35 @@ mod tests {
             );
             assert_ne!(ev.protection, Protection::Clear, "cut {cut}");
         }
+    }
+
+    #[test]
+    #[ignore = "writes fuzz/corpus/inspect_imap: cargo test --lib -- --ignored write_fuzz_seeds"]
+    fn write_fuzz_seeds() {
+        let (login_c, login_s) = login();
+        let (tls_c, tls_s) = starttls();
+        let ntlm = format!(
+            "A1 AUTHENTICATE NTLM\r\n{}\r\n{}\r\n",
+            b64(&ntlm_negotiate()),
+            b64(&ntlm_authenticate("CONTOSO", "erin", "WS9", 100))
+        );
+        let ntlm_s = format!(
+            "{GREETING}+ \r\n+ {}\r\nA1 OK\r\n",
+            b64(&ntlm_challenge("C"))
+        );
+        let literal = b"a1 LOGIN {5}\r\nalice {3}\r\nabc\r\na2 FETCH 1 BODY[]\r\n".to_vec();
+        let literal_s = format!(
+            "{GREETING}+ go\r\n+ go\r\na1 OK\r\n* 1 FETCH (BODY[] {{3}}\r\nxyz)\r\na2 OK\r\n"
+        );
+        write_seeds(
+            "inspect_imap",
+            &[
+                ("login", 0, login_c, login_s),
+                ("starttls", 0, tls_c, tls_s),
+                ("auth-ntlm", 0, ntlm.into_bytes(), ntlm_s.into_bytes()),
+                ("literals", 1, literal, literal_s.into_bytes()),
+            ],
+        );
     }
 
     proptest! {

@@ -315,6 +315,7 @@ mod tests {
 
     use super::super::smtp::line::testdata::{
         assert_no_secret, b64, input, kerberos_token, ntlm_authenticate, ntlm_challenge, render,
+        write_seeds,
     };
     use super::*;
     use crate::inspect::MAX_AUTH;
@@ -516,6 +517,32 @@ mod tests {
             );
             assert_ne!(ev.protection, Protection::Clear, "cut {cut}");
         }
+    }
+
+    #[test]
+    #[ignore = "writes fuzz/corpus/inspect_pop3: cargo test --lib -- --ignored write_fuzz_seeds"]
+    fn write_fuzz_seeds() {
+        let (up_c, up_s) = user_pass();
+        let (tls_c, tls_s) = stls();
+        let login = format!("AUTH LOGIN\r\n{}\r\n{}\r\n", b64(b"judy"), b64(b"x"));
+        let login_s = [GREETING, "+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\n-ERR no\r\n"].concat();
+        let apop = b"APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\nAUTH\r\n".to_vec();
+        let apop_s = b"+OK <1.2@h>\r\n+OK\r\n+OK\r\nNTLM\r\n.\r\n".to_vec();
+        write_seeds(
+            "inspect_pop3",
+            &[
+                ("user-pass", 0, up_c, up_s),
+                ("stls", 0, tls_c, tls_s),
+                ("auth-login", 0, login.into_bytes(), login_s.into_bytes()),
+                ("apop", 0, apop, apop_s),
+                (
+                    "client-only",
+                    0x11,
+                    b"USER a\r\nPASS b\r\n".to_vec(),
+                    Vec::new(),
+                ),
+            ],
+        );
     }
 
     proptest! {

@@ -530,7 +530,7 @@ mod tests {
 
     use super::line::testdata::{
         assert_no_secret, b64, input, kerberos_token, ntlm_authenticate, ntlm_challenge,
-        ntlm_negotiate, render,
+        ntlm_negotiate, render, write_seeds,
     };
     use super::*;
     use crate::inspect::{MAX_AUTH, Mechanism};
@@ -973,6 +973,57 @@ mod tests {
             assert_ne!(ev.protection, Protection::Clear, "cut {cut}");
             assert!(!ev.facts.has(Fact::StarttlsOfferedNotUsed), "cut {cut}");
         }
+    }
+
+    #[test]
+    #[ignore = "writes fuzz/corpus/inspect_smtp: cargo test --lib -- --ignored write_fuzz_seeds"]
+    fn write_fuzz_seeds() {
+        let (login_c, login_s) = auth_login();
+        let (tls_c, tls_s) = starttls();
+        let ntlm = conv(&[
+            "EHLO x\r\nAUTH NTLM ",
+            &b64(&ntlm_negotiate()),
+            "\r\n",
+            &b64(&ntlm_authenticate("CONTOSO", "svc", "HUB01", 24)),
+            "\r\n",
+        ]);
+        let ntlm_s = conv(&[
+            BANNER,
+            EHLO_TLS,
+            "334 ",
+            &b64(&ntlm_challenge("CONTOSO")),
+            "\r\n235 ok\r\n",
+        ]);
+        let masked = conv(&[BANNER, "250-mx\r\n250-XXXXXXXA\r\n250 ok\r\n250 ok\r\n"]);
+        write_seeds(
+            "inspect_smtp",
+            &[
+                ("auth-login", 0, login_c, login_s),
+                ("starttls", 0, tls_c, tls_s),
+                ("auth-ntlm", 0, ntlm, ntlm_s),
+                (
+                    "masked",
+                    1,
+                    b"EHLO x\r\nMAIL FROM:<a@b>\r\n".to_vec(),
+                    masked,
+                ),
+                (
+                    "anonymous-tls",
+                    2,
+                    b"EHLO e\r\nX-ANONYMOUSTLS\r\n".to_vec(),
+                    conv(&[BANNER, EHLO_TLS, "220 go\r\n"]),
+                ),
+                (
+                    "bdat-xexch50",
+                    0,
+                    b"EHLO e\r\nBDAT 3\r\nabcXEXCH50 2 2\r\nzzDATA\r\nx\r\n.\r\nQUIT\r\n".to_vec(),
+                    conv(&[
+                        BANNER,
+                        "250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n354 go\r\n250 ok\r\n",
+                    ]),
+                ),
+            ],
+        );
     }
 
     proptest! {
