@@ -20,6 +20,7 @@ pub mod http;
 pub mod imap;
 pub mod kerberos;
 pub mod ldap;
+pub(crate) mod line;
 pub mod pop3;
 pub mod sip;
 pub mod smb;

@@ -240,3 +240,78 @@ pub fn inspect_smb(data: &[u8]) {
         drop(format!("{ev:?}"));
     }
 }
+
+/// The clear-text inspectors' input: `[flags, len_hi, len_lo, bytes…]`. The first `len` bytes
+/// (or what is left) are the client's, the rest the server's. Flag bits: 0 client cut, 1 server
+/// cut, 2 mid-stream, 3 UDP, 4 server port 110 (POP3's, which breaks one tie) instead of 25.
+fn text_input(data: &[u8]) -> Option<crate::inspect::Input<'_>> {
+    let (&[flags, hi, lo], rest) = data.split_first_chunk::<3>()?;
+    let len = usize::from(u16::from_be_bytes([hi, lo])).min(rest.len());
+    let (client, server) = rest.split_at(len);
+    Some(crate::inspect::Input {
+        client,
+        server,
+        udp: flags & 0x08 != 0,
+        client_port: 50_000,
+        server_port: if flags & 0x10 != 0 { 110 } else { 25 },
+        midstream: flags & 0x04 != 0,
+        client_cut: flags & 0x01 != 0,
+        server_cut: flags & 0x02 != 0,
+    })
+}
+
+/// Builds a [`text_input`] from its parts (for seed corpora).
+pub fn text_seed(flags: u8, client: &[u8], server: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(client.len()).unwrap_or(u16::MAX);
+    let mut out = vec![flags];
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(client);
+    out.extend_from_slice(server);
+    out
+}
+
+/// Runs one clear-text inspector on [`text_input`] bytes, then serialises what it found so that
+/// the formatting runs too.
+fn text_inspector(
+    data: &[u8],
+    run: fn(&crate::inspect::Input<'_>, &mut crate::inspect::Evidence) -> bool,
+) {
+    use crate::inspect::Detail;
+    let Some(input) = text_input(data) else {
+        return;
+    };
+    let mut ev = crate::inspect::Evidence::default();
+    if !run(&input, &mut ev) {
+        return;
+    }
+    let _ = serde_json::to_vec(&ev.auth);
+    let _ = serde_json::to_vec(&ev.ntlm);
+    let _ = match &ev.detail {
+        Detail::Smtp(d) => serde_json::to_vec(d),
+        Detail::Imap(d) => serde_json::to_vec(d),
+        Detail::Pop3(d) => serde_json::to_vec(d),
+        Detail::Http(d) => serde_json::to_vec(d),
+        _ => Ok(Vec::new()),
+    };
+    drop(format!("{ev:?}"));
+}
+
+/// SMTP: `inspect::smtp::inspect` on [`text_input`] bytes.
+pub fn inspect_smtp(data: &[u8]) {
+    text_inspector(data, crate::inspect::smtp::inspect);
+}
+
+/// IMAP: `inspect::imap::inspect` on [`text_input`] bytes.
+pub fn inspect_imap(data: &[u8]) {
+    text_inspector(data, crate::inspect::imap::inspect);
+}
+
+/// POP3: `inspect::pop3::inspect` on [`text_input`] bytes.
+pub fn inspect_pop3(data: &[u8]) {
+    text_inspector(data, crate::inspect::pop3::inspect);
+}
+
+/// HTTP: `inspect::http::inspect` on [`text_input`] bytes.
+pub fn inspect_http(data: &[u8]) {
+    text_inspector(data, crate::inspect::http::inspect);
+}

@@ -166,3 +166,39 @@ fn fuzz_regressions_inspect_smb_replay_without_panic() {
     );
     assert_replayed("regressions", "inspect_smb", n);
 }
+
+#[test]
+fn fuzz_corpus_inspect_smtp_replays_without_panic() {
+    let run = exaudit::testkit::fuzzing::inspect_smtp;
+    let n = replay("corpus", "inspect_smtp", run);
+    assert_replayed("corpus", "inspect_smtp", n);
+    let n = replay("regressions", "inspect_smtp", run);
+    assert_replayed("regressions", "inspect_smtp", n);
+}
+
+#[test]
+fn fuzz_corpus_inspect_imap_replays_without_panic() {
+    let run = exaudit::testkit::fuzzing::inspect_imap;
+    let n = replay("corpus", "inspect_imap", run);
+    assert_replayed("corpus", "inspect_imap", n);
+    let n = replay("regressions", "inspect_imap", run);
+    assert_replayed("regressions", "inspect_imap", n);
+}
+
+#[test]
+fn fuzz_corpus_inspect_pop3_replays_without_panic() {
+    let run = exaudit::testkit::fuzzing::inspect_pop3;
+    let n = replay("corpus", "inspect_pop3", run);
+    assert_replayed("corpus", "inspect_pop3", n);
+    let n = replay("regressions", "inspect_pop3", run);
+    assert_replayed("regressions", "inspect_pop3", n);
+}
+
+#[test]
+fn fuzz_corpus_inspect_http_replays_without_panic() {
+    let run = exaudit::testkit::fuzzing::inspect_http;
+    let n = replay("corpus", "inspect_http", run);
+    assert_replayed("corpus", "inspect_http", n);
+    let n = replay("regressions", "inspect_http", run);
+    assert_replayed("regressions", "inspect_http", n);
+}

@@ -15,6 +15,7 @@ mod cli;
 mod common;
 mod fuzz_replay;
 mod inspect_bin;
+mod inspect_text;
 mod output;
 mod pcaps;
 mod props;

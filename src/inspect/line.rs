@@ -1,0 +1,705 @@
+//! What the clear-text protocols (SMTP, IMAP4, POP3, HTTP) share: a bounded line reader over a
+//! payload prefix, a few case-insensitive word helpers, and the SASL pieces of their AUTH
+//! commands (mechanism names, base64 into a fixed buffer, the user name a response may carry).
+//!
+//! Nothing here keeps a secret: a decoded response lives in a stack buffer for the length of one
+//! call, and only the user name (or the security blob's own evidence, through
+//! [`Evidence::security_blob`]) leaves it.
+
+#![deny(clippy::indexing_slicing)]
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+use crate::inspect::{AuthSeen, Evidence, Fact, Mechanism, Outcome, auth, wire_text};
+
+/// Longest line looked at, in bytes. A longer line is read to its end, but only this much of it
+/// is handed out: RFC 5321 §4.5.3.1.6 limits SMTP text lines to 1000 bytes, and HTTP servers
+/// commonly refuse header lines past 8 KiB; an NTLM or Kerberos blob in base64 fits in this.
+pub(crate) const MAX_LINE: usize = 8192;
+
+/// Most lines read from one direction. A payload prefix of a few KiB holds far fewer; the cap
+/// bounds the work when the prefix is configured large.
+pub(crate) const MAX_LINES: usize = 2048;
+
+/// One line of a direction's bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Line<'a> {
+    /// The line without its CR LF (or bare LF), at most [`MAX_LINE`] bytes.
+    pub text: &'a [u8],
+    /// Offset, in the direction's bytes, just past the line's terminator.
+    pub end: usize,
+}
+
+/// The lines of one direction, from an offset. An unterminated last line is not handed out: the
+/// prefix stopped inside it, so what it says is not known.
+#[derive(Clone, Debug)]
+pub(crate) struct Lines<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    count: usize,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self {
+            buf,
+            pos: 0,
+            count: 0,
+        }
+    }
+
+    /// Offset of the next unread byte.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        self.buf.get(self.pos..).unwrap_or(&[])
+    }
+
+    /// Skips `n` bytes (a literal, a body), or what is left if fewer. Returns whether all `n`
+    /// were there.
+    pub fn skip_bytes(&mut self, n: usize) -> bool {
+        let left = self.buf.len().saturating_sub(self.pos);
+        self.pos = self.pos.saturating_add(n.min(left));
+        n <= left
+    }
+
+    /// The next line without consuming it.
+    pub fn peek(&self) -> Option<Line<'a>> {
+        self.clone().next()
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Line<'a>;
+
+    fn next(&mut self) -> Option<Line<'a>> {
+        if self.count >= MAX_LINES {
+            return None;
+        }
+        let rest = self.buf.get(self.pos..)?;
+        let lf = rest.iter().position(|&b| b == b'\n')?;
+        let raw = rest.get(..lf)?;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let text = raw.get(..raw.len().min(MAX_LINE))?;
+        self.pos = self.pos.saturating_add(lf).saturating_add(1);
+        self.count += 1;
+        Some(Line {
+            text,
+            end: self.pos,
+        })
+    }
+}
+
+/// Whether `s` starts with `prefix`, ASCII case ignored.
+pub(crate) fn starts_ci(s: &[u8], prefix: &[u8]) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+}
+
+/// Splits off the first space-separated word; the rest has its leading spaces removed.
+pub(crate) fn word(s: &[u8]) -> (&[u8], &[u8]) {
+    match s.iter().position(|&b| b == b' ') {
+        Some(i) => {
+            let (w, rest) = s.split_at(i);
+            (w, trim_start(rest))
+        }
+        None => (s, &[]),
+    }
+}
+
+/// `s` without leading spaces and tabs.
+pub(crate) fn trim_start(s: &[u8]) -> &[u8] {
+    let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    s.get(n..).unwrap_or(&[])
+}
+
+/// `s` without spaces and tabs at either end.
+pub(crate) fn trim(s: &[u8]) -> &[u8] {
+    let s = trim_start(s);
+    let n = s
+        .iter()
+        .rev()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    s.get(..s.len() - n).unwrap_or(&[])
+}
+
+/// A word that is all ASCII letters, digits and `-`, `_`, `=`, `.` (a command, a capability
+/// keyword, a SASL mechanism name).
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty()
+        && s.iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=' | b'.'))
+}
+
+/// Pushes `item` onto `v` unless `v` already holds `max` items or an equal one.
+pub(crate) fn push_capped(v: &mut Vec<String>, item: String, max: usize) {
+    if v.len() < max && !v.iter().any(|x| x.eq_ignore_ascii_case(&item)) {
+        v.push(item);
+    }
+}
+
+/// What a client command means for an offer of STARTTLS (STLS in POP3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Changes nothing: a capability query, a no-op, a new greeting.
+    Neutral,
+    /// The protocol's STARTTLS.
+    Upgrade,
+    /// Ends the session (QUIT, LOGOUT) before anything else was sent.
+    Leave,
+    /// Anything else: the client carries on in clear.
+    Other,
+}
+
+/// Whether the server offered STARTTLS and what the client did next. The fact
+/// [`Fact::StarttlsOfferedNotUsed`] is stated only for a command really present after the offer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Offer {
+    #[default]
+    None,
+    /// Offered, and the client has not decided yet.
+    Open,
+    Decided,
+}
+
+impl Offer {
+    pub fn offered(&mut self) {
+        if *self == Offer::None {
+            *self = Offer::Open;
+        }
+    }
+
+    pub fn step(&mut self, step: Step, ev: &mut Evidence) {
+        if *self != Offer::Open || step == Step::Neutral {
+            return;
+        }
+        *self = Offer::Decided;
+        if step == Step::Other {
+            ev.facts.add(Fact::StarttlsOfferedNotUsed);
+        }
+    }
+}
+
+/// Most bytes one decoded SASL response or HTTP authorization blob is allowed: an NTLM
+/// AUTHENTICATE message is a few hundred bytes; the first 3 KiB of a Kerberos AP-REQ hold the
+/// GSS-API header and object identifiers that name its mechanism.
+pub(crate) const MAX_BLOB: usize = 3072;
+
+/// Base64 as mail clients and browsers send it: standard alphabet, padding optional.
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Decodes base64 `text` into `buf`. Text longer than `buf` can take is cut at a multiple of four
+/// characters first (the start of a long blob is what names it). `None` when it is not base64.
+pub(crate) fn b64<'b>(text: &[u8], buf: &'b mut [u8; MAX_BLOB]) -> Option<&'b [u8]> {
+    let text = trim(text);
+    let max_chars = MAX_BLOB / 3 * 4;
+    let text = if text.len() > max_chars {
+        text.get(..max_chars)?
+    } else {
+        text
+    };
+    let n = B64.decode_slice(text, buf).ok()?;
+    buf.get(..n)
+}
+
+/// The mechanism a SASL mechanism name (RFC 4422, IANA's SASL registry) stands for.
+pub(crate) fn sasl_mechanism(name: &[u8]) -> Mechanism {
+    const NAMES: &[(&[u8], Mechanism)] = &[
+        (b"PLAIN", Mechanism::Plain),
+        (b"LOGIN", Mechanism::Login),
+        (b"CRAM-MD5", Mechanism::CramMd5),
+        (b"DIGEST-MD5", Mechanism::DigestMd5),
+        (b"NTLM", Mechanism::Ntlm),
+        (b"GSSAPI", Mechanism::Gssapi),
+        (b"GSS-SPNEGO", Mechanism::Negotiate),
+        (b"XOAUTH2", Mechanism::Bearer),
+        (b"OAUTHBEARER", Mechanism::Bearer),
+        (b"EXTERNAL", Mechanism::External),
+        (b"ANONYMOUS", Mechanism::Anonymous),
+    ];
+    NAMES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map_or(Mechanism::Other, |&(_, m)| m)
+}
+
+/// One SASL exchange (RFC 4422 §3): the mechanism the client named, then base64 challenges from
+/// the server and responses from the client until the protocol's final answer. It keeps the
+/// mechanism, the user name where the mechanism sends one in clear, and whether the password or
+/// token itself crossed; never the response bytes.
+#[derive(Debug)]
+pub(crate) struct Sasl {
+    seen: AuthSeen,
+    /// Client responses seen so far, the initial response included.
+    responses: u32,
+    /// A GSS mechanism whose blobs go to [`Evidence::security_blob`].
+    gss: bool,
+}
+
+impl Sasl {
+    /// Starts an exchange for the mechanism `name`, with the initial response if the command
+    /// carried one (SASL-IR; `=` is an empty one).
+    pub fn start(name: &[u8], initial: Option<&[u8]>, ev: &mut Evidence) -> Self {
+        let mechanism = sasl_mechanism(name);
+        let gss = matches!(
+            mechanism,
+            Mechanism::Ntlm | Mechanism::Gssapi | Mechanism::Negotiate
+        );
+        let mut s = Self {
+            seen: AuthSeen::new(mechanism),
+            responses: 0,
+            gss,
+        };
+        if mechanism == Mechanism::Anonymous {
+            ev.facts.add(Fact::AnonymousAccess);
+        }
+        if let Some(ir) = initial.filter(|ir| !ir.is_empty()) {
+            s.response(if ir == b"=" { b"" } else { ir }, ev);
+        }
+        s
+    }
+
+    /// The mechanism named by the command.
+    pub fn mechanism(&self) -> Mechanism {
+        self.seen.mechanism
+    }
+
+    /// A server challenge (the text after `334 ` or `+ `).
+    pub fn challenge(&mut self, text: &[u8], ev: &mut Evidence) {
+        if self.gss {
+            let mut buf = [0u8; MAX_BLOB];
+            if let Some(blob) = b64(text, &mut buf) {
+                ev.security_blob(blob);
+            }
+        }
+    }
+
+    /// A client response line. Returns `false` when the client cancelled the exchange (`*`).
+    pub fn response(&mut self, text: &[u8], ev: &mut Evidence) -> bool {
+        let text = trim(text);
+        if text == b"*" {
+            self.seen.outcome = Outcome::Failure;
+            return false;
+        }
+        self.responses = self.responses.saturating_add(1);
+        let mut buf = [0u8; MAX_BLOB];
+        let decoded = b64(text, &mut buf);
+        match self.seen.mechanism {
+            // RFC 4616: [authzid] NUL authcid NUL passwd.
+            Mechanism::Plain => {
+                if let Some(d) = decoded {
+                    let mut parts = d.split(|&b| b == 0);
+                    let authzid = parts.next().unwrap_or(&[]);
+                    let authcid = parts.next();
+                    let user = authcid.filter(|a| !a.is_empty()).unwrap_or(authzid);
+                    if !user.is_empty() && authcid.is_some() {
+                        self.seen.user = Some(wire_text(user));
+                    }
+                    self.seen.clear_credentials |= parts.next().is_some_and(|p| !p.is_empty());
+                }
+            }
+            // draft-murchison-sasl-login: the user name, then the password, each on its own.
+            Mechanism::Login => {
+                if self.responses == 1 {
+                    if let Some(d) = decoded.filter(|d| !d.is_empty()) {
+                        self.seen.user = Some(wire_text(d));
+                    }
+                } else {
+                    self.seen.clear_credentials = true;
+                }
+            }
+            // RFC 2195: "user SP digest".
+            Mechanism::CramMd5 => {
+                if let Some(d) = decoded {
+                    let (user, _) = word(d);
+                    if !user.is_empty() {
+                        self.seen.user = Some(wire_text(user));
+                    }
+                }
+            }
+            Mechanism::DigestMd5 => {
+                if let Some(user) = decoded.and_then(|d| param(d, b"username")) {
+                    self.seen.user = Some(wire_text(user));
+                }
+            }
+            // XOAUTH2: "user=" name ^A "auth=Bearer " token ^A ^A; RFC 7628 OAUTHBEARER:
+            // gs2 header "n,a=" name "," then ^A "auth=Bearer " token.
+            Mechanism::Bearer => {
+                if let Some(d) = decoded {
+                    if let Some(user) = bearer_user(d) {
+                        self.seen.user = Some(wire_text(user));
+                    }
+                    self.seen.clear_credentials |= auth::find(d, b"auth=").is_some();
+                }
+            }
+            _ if self.gss => {
+                if let Some(d) = decoded {
+                    let mech = ev.security_blob(d);
+                    if self.seen.mechanism == Mechanism::Negotiate {
+                        if let Some(m @ (Mechanism::Ntlm | Mechanism::Kerberos)) = mech {
+                            self.seen.mechanism = m;
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        true
+    }
+
+    /// Ends the exchange with the protocol's final answer and returns what was seen.
+    pub fn finish(mut self, outcome: Outcome, ev: &Evidence) -> AuthSeen {
+        if self.seen.outcome == Outcome::Unknown {
+            self.seen.outcome = outcome;
+        }
+        if self.gss && self.seen.user.is_none() {
+            if let Some(n) = ev
+                .ntlm
+                .as_ref()
+                .filter(|n| n.message == auth::NtlmMessage::Authenticate)
+            {
+                self.seen.user.clone_from(&n.user);
+                self.seen.domain.clone_from(&n.domain);
+            }
+        }
+        self.seen
+    }
+}
+
+/// The user name in an XOAUTH2 or OAUTHBEARER initial response.
+fn bearer_user(d: &[u8]) -> Option<&[u8]> {
+    for field in d.split(|&b| b == 0x01 || b == b',') {
+        if let Some(u) = field.strip_prefix(b"user=") {
+            return Some(u).filter(|u| !u.is_empty());
+        }
+        if let Some(u) = field.strip_prefix(b"a=") {
+            return Some(u).filter(|u| !u.is_empty());
+        }
+    }
+    None
+}
+
+/// The value of `name=value` or `name="value"` in a comma-separated parameter list (DIGEST-MD5,
+/// HTTP Digest). Parameters named like `name` only as a suffix do not count.
+pub(crate) fn param<'a>(s: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let mut rest = s;
+    while !rest.is_empty() {
+        let item = trim_start(rest);
+        let item = item.strip_prefix(b",").map_or(item, trim_start);
+        let eq = item.iter().position(|&b| b == b'=')?;
+        let (key, after) = item.split_at(eq);
+        let after = after.get(1..).unwrap_or(&[]);
+        let (value, tail) = if let Some(q) = after.strip_prefix(b"\"") {
+            let close = q.iter().position(|&b| b == b'"').unwrap_or(q.len());
+            let (v, t) = q.split_at(close);
+            (v, t.get(1..).unwrap_or(&[]))
+        } else {
+            let stop = after.iter().position(|&b| b == b',').unwrap_or(after.len());
+            after.split_at(stop)
+        };
+        if trim(key).eq_ignore_ascii_case(name) {
+            return Some(value);
+        }
+        if tail.len() >= rest.len() {
+            return None;
+        }
+        rest = tail;
+    }
+    None
+}
+
+/// Builders shared by the clear-text inspectors' tests.
+#[cfg(test)]
+pub(crate) mod testdata {
+    use base64::Engine as _;
+
+    use crate::inspect::{Detail, Evidence, Input};
+
+    pub fn b64(data: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(data)
+    }
+
+    /// Both directions, complete (not cut).
+    pub fn input<'a>(client: &'a [u8], server: &'a [u8]) -> Input<'a> {
+        Input {
+            client,
+            server,
+            client_port: 50000,
+            server_port: 25,
+            ..Input::default()
+        }
+    }
+
+    /// An NTLM NEGOTIATE message (MS-NLMP 2.2.1.1), flags only.
+    pub fn ntlm_negotiate() -> Vec<u8> {
+        let mut m = b"NTLMSSP\0".to_vec();
+        m.extend_from_slice(&1u32.to_le_bytes());
+        m.extend_from_slice(&0x6208_8215u32.to_le_bytes());
+        m.extend_from_slice(&[0; 16]);
+        m
+    }
+
+    /// An NTLM CHALLENGE message (MS-NLMP 2.2.1.2) naming `domain` as target.
+    pub fn ntlm_challenge(domain: &str) -> Vec<u8> {
+        let name: Vec<u8> = domain.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let len = u16::try_from(name.len()).unwrap();
+        let mut m = b"NTLMSSP\0".to_vec();
+        m.extend_from_slice(&2u32.to_le_bytes());
+        m.extend_from_slice(&len.to_le_bytes());
+        m.extend_from_slice(&len.to_le_bytes());
+        m.extend_from_slice(&48u32.to_le_bytes());
+        m.extend_from_slice(&0x6289_8215u32.to_le_bytes());
+        m.extend_from_slice(&[0x11; 8]); // server challenge
+        m.extend_from_slice(&[0; 8]);
+        m.extend_from_slice(&[0; 8]); // target info (empty)
+        m.extend_from_slice(&name);
+        m
+    }
+
+    /// An NTLM AUTHENTICATE message (MS-NLMP 2.2.1.3) with an NT response of `nt_len` bytes.
+    pub fn ntlm_authenticate(domain: &str, user: &str, host: &str, nt_len: usize) -> Vec<u8> {
+        let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+        let lm = vec![0u8; 24];
+        let nt = vec![0x5a; nt_len];
+        let fields = [lm, nt, utf16(domain), utf16(user), utf16(host), Vec::new()];
+        let mut m = b"NTLMSSP\0".to_vec();
+        m.extend_from_slice(&3u32.to_le_bytes());
+        let mut payload = Vec::new();
+        for f in &fields {
+            let off = 64 + u32::try_from(payload.len()).unwrap();
+            let len = u16::try_from(f.len()).unwrap();
+            m.extend_from_slice(&len.to_le_bytes());
+            m.extend_from_slice(&len.to_le_bytes());
+            m.extend_from_slice(&off.to_le_bytes());
+            payload.extend_from_slice(f);
+        }
+        m.extend_from_slice(&0x6208_8215u32.to_le_bytes());
+        m.extend_from_slice(&payload);
+        m
+    }
+
+    /// The start of a GSS-API InitialContextToken for Kerberos (RFC 4121 §4.1).
+    pub fn kerberos_token() -> Vec<u8> {
+        let mut t = vec![0x60, 0x82, 0x02, 0x00];
+        t.extend_from_slice(&[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
+        ]);
+        t.extend_from_slice(&[0x01, 0x00, 0x6e, 0x82, 0x01, 0xf0]);
+        t
+    }
+
+    /// Everything an output could show of the evidence: its Debug form and the detail's JSON.
+    pub fn render(ev: &Evidence) -> String {
+        let detail = match &ev.detail {
+            Detail::Smtp(d) => serde_json::to_string(d).unwrap(),
+            Detail::Imap(d) => serde_json::to_string(d).unwrap(),
+            Detail::Pop3(d) => serde_json::to_string(d).unwrap(),
+            Detail::Http(d) => serde_json::to_string(d).unwrap(),
+            _ => String::new(),
+        };
+        let auth = serde_json::to_string(&ev.auth).unwrap();
+        format!("{ev:?}\n{detail}\n{auth}")
+    }
+
+    /// Writes seeds for the cargo-fuzz target `target` (`fuzz/corpus/<target>/<name>`), in the
+    /// layout of `testkit::fuzzing::text_seed`: (name, flags, client, server).
+    pub fn write_seeds(target: &str, seeds: &[(&str, u8, Vec<u8>, Vec<u8>)]) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, flags, client, server) in seeds {
+            let bytes = crate::testkit::fuzzing::text_seed(*flags, client, server);
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+
+    /// Fails if `secret` appears in `out` in clear, in base64 (alone or after a `user:` or a
+    /// PLAIN prefix) or in hex.
+    pub fn assert_no_secret(out: &str, user: &str, secret: &str) {
+        let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+        let forms = [
+            secret.to_owned(),
+            b64(secret.as_bytes()),
+            b64(format!("{user}:{secret}").as_bytes()),
+            b64(format!("\0{user}\0{secret}").as_bytes()),
+            hex.clone(),
+            hex.to_uppercase(),
+        ];
+        for f in forms {
+            let f = f.trim_end_matches('=');
+            assert!(!out.contains(f), "output holds {f:?}: {out}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_split_on_crlf_and_lf_and_hold_back_a_cut_line() {
+        let mut l = Lines::new(b"one\r\ntwo\nthr");
+        let a = l.next().unwrap();
+        assert_eq!((a.text, a.end), (&b"one"[..], 5));
+        let b = l.next().unwrap();
+        assert_eq!((b.text, b.end), (&b"two"[..], 9));
+        assert!(l.next().is_none());
+        assert_eq!(l.rest(), b"thr");
+    }
+
+    #[test]
+    fn long_lines_are_cut_but_consumed() {
+        let mut buf = vec![b'a'; MAX_LINE + 10];
+        buf.extend_from_slice(b"\r\nnext\r\n");
+        let mut l = Lines::new(&buf);
+        assert_eq!(l.next().unwrap().text.len(), MAX_LINE);
+        assert_eq!(l.next().unwrap().text, b"next");
+    }
+
+    #[test]
+    fn line_count_is_capped() {
+        let buf = b"\n".repeat(MAX_LINES + 5);
+        assert_eq!(Lines::new(&buf).count(), MAX_LINES);
+    }
+
+    #[test]
+    fn skip_stops_at_the_end() {
+        let mut l = Lines::new(b"abcdef");
+        assert!(l.skip_bytes(2));
+        assert_eq!(l.pos(), 2);
+        assert!(!l.skip_bytes(100));
+        assert_eq!(l.pos(), 6);
+        assert!(l.next().is_none());
+    }
+
+    #[test]
+    fn words_and_tokens() {
+        assert_eq!(word(b"AUTH  PLAIN x"), (&b"AUTH"[..], &b"PLAIN x"[..]));
+        assert_eq!(word(b"QUIT"), (&b"QUIT"[..], &b""[..]));
+        assert_eq!(trim(b"  a b \t"), b"a b");
+        assert!(starts_ci(b"ehlo x", b"EHLO"));
+        assert!(!starts_ci(b"EH", b"EHLO"));
+        assert!(is_token(b"X-ANONYMOUSTLS"));
+        assert!(!is_token(b"a b"));
+        assert!(!is_token(b""));
+    }
+
+    #[test]
+    fn base64_with_and_without_padding() {
+        let mut buf = [0u8; MAX_BLOB];
+        assert_eq!(b64(b"dXNlcg==", &mut buf), Some(&b"user"[..]));
+        assert_eq!(b64(b"dXNlcg", &mut buf), Some(&b"user"[..]));
+        assert_eq!(b64(b"not base64!", &mut buf), None);
+        // Longer than the buffer: the start is decoded.
+        let long = vec![b'A'; MAX_BLOB * 2];
+        assert_eq!(b64(&long, &mut buf).map(<[u8]>::len), Some(MAX_BLOB));
+    }
+
+    #[test]
+    fn params_quoted_and_bare() {
+        let s = br#"realm="x", username="bob", nonce=abc"#;
+        assert_eq!(param(s, b"username"), Some(&b"bob"[..]));
+        assert_eq!(param(s, b"nonce"), Some(&b"abc"[..]));
+        assert_eq!(param(s, b"name"), None);
+        assert_eq!(param(b"garbage", b"x"), None);
+        assert_eq!(param(b"a=\"unclosed", b"a"), Some(&b"unclosed"[..]));
+    }
+
+    #[test]
+    fn sasl_plain_keeps_the_user_only() {
+        let mut ev = Evidence::default();
+        // "\0alice\0s3cret"
+        let s = Sasl::start(b"PLAIN", Some(b"AGFsaWNlAHMzY3JldA=="), &mut ev);
+        let a = s.finish(Outcome::Success, &ev);
+        assert_eq!(a.mechanism, Mechanism::Plain);
+        assert_eq!(a.user.as_deref(), Some("alice"));
+        assert!(a.clear_credentials);
+        assert!(!format!("{a:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn sasl_login_user_then_password() {
+        let mut ev = Evidence::default();
+        let mut s = Sasl::start(b"login", None, &mut ev);
+        assert!(s.response(b"Ym9i", &mut ev)); // bob
+        let partial = format!("{s:?}");
+        assert!(partial.contains("bob"));
+        assert!(s.response(b"aHVudGVyMg==", &mut ev));
+        let a = s.finish(Outcome::Failure, &ev);
+        assert_eq!(a.user.as_deref(), Some("bob"));
+        assert!(a.clear_credentials);
+        assert_eq!(a.outcome, Outcome::Failure);
+    }
+
+    #[test]
+    fn sasl_cancel_is_a_failure() {
+        let mut ev = Evidence::default();
+        let mut s = Sasl::start(b"LOGIN", None, &mut ev);
+        assert!(!s.response(b"*", &mut ev));
+        let a = s.finish(Outcome::Unknown, &ev);
+        assert_eq!(a.outcome, Outcome::Failure);
+        assert!(!a.clear_credentials);
+    }
+
+    #[test]
+    fn sasl_bearer_and_cram_users() {
+        let mut ev = Evidence::default();
+        // "user=carol\x01auth=Bearer tok\x01\x01"
+        let s = Sasl::start(
+            b"XOAUTH2",
+            Some(b"dXNlcj1jYXJvbAFhdXRoPUJlYXJlciB0b2sBAQ=="),
+            &mut ev,
+        );
+        let a = s.finish(Outcome::Success, &ev);
+        assert_eq!(a.mechanism, Mechanism::Bearer);
+        assert_eq!(a.user.as_deref(), Some("carol"));
+        assert!(a.clear_credentials);
+        // "dave 0123456789abcdef"
+        let mut s = Sasl::start(b"CRAM-MD5", None, &mut ev);
+        s.response(b"ZGF2ZSAwMTIzNDU2Nzg5YWJjZGVm", &mut ev);
+        let a = s.finish(Outcome::Success, &ev);
+        assert_eq!(a.user.as_deref(), Some("dave"));
+        assert!(!a.clear_credentials);
+    }
+
+    #[test]
+    fn offer_needs_a_real_next_command() {
+        let mut ev = Evidence::default();
+        let mut o = Offer::default();
+        o.step(Step::Other, &mut ev);
+        assert!(ev.facts.is_empty(), "nothing offered yet");
+        o.offered();
+        o.step(Step::Neutral, &mut ev);
+        o.step(Step::Leave, &mut ev);
+        assert!(ev.facts.is_empty(), "leaving is not carrying on in clear");
+        let mut o = Offer::default();
+        o.offered();
+        o.step(Step::Upgrade, &mut ev);
+        o.step(Step::Other, &mut ev);
+        assert!(ev.facts.is_empty(), "decided by the upgrade");
+        let mut o = Offer::default();
+        o.offered();
+        o.step(Step::Other, &mut ev);
+        assert!(ev.facts.has(Fact::StarttlsOfferedNotUsed));
+    }
+
+    #[test]
+    fn sasl_names() {
+        assert_eq!(sasl_mechanism(b"gssapi"), Mechanism::Gssapi);
+        assert_eq!(sasl_mechanism(b"X-UNKNOWN"), Mechanism::Other);
+        let mut ev = Evidence::default();
+        let _ = Sasl::start(b"ANONYMOUS", None, &mut ev);
+        assert!(ev.facts.has(Fact::AnonymousAccess));
+    }
+}
