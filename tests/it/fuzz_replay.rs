@@ -126,3 +126,23 @@ fn fuzz_corpus_capture_seeds_produce_flows() {
     }
     assert!(with_flows > 0, "no input in {} gave a flow", dir.display());
 }
+
+#[test]
+fn fuzz_corpus_inspect_tls_replays_without_panic() {
+    let n = replay(
+        "corpus",
+        "inspect_tls",
+        exaudit::testkit::fuzzing::inspect_tls,
+    );
+    assert_replayed("corpus", "inspect_tls", n);
+}
+
+#[test]
+fn fuzz_regressions_inspect_tls_replay_without_panic() {
+    let n = replay(
+        "regressions",
+        "inspect_tls",
+        exaudit::testkit::fuzzing::inspect_tls,
+    );
+    assert_replayed("regressions", "inspect_tls", n);
+}

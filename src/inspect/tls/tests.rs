@@ -1272,3 +1272,79 @@ proptest! {
         prop_assert_eq!(t.client_alpns, vec![proto]);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fuzz seeds
+// ---------------------------------------------------------------------------------------------
+
+/// Writes the conversations above as seeds for the `inspect_tls` fuzz target
+/// (`[flags, len_hi, len_lo, client, server]`, see `testkit::fuzzing::inspect_tls`) into the
+/// directory named by `EXAUDIT_TLS_SEEDS`:
+/// `EXAUDIT_TLS_SEEDS=fuzz/corpus/inspect_tls cargo test --lib write_fuzz_seeds -- --ignored`.
+#[test]
+#[ignore = "writes files; run by hand to regenerate the fuzz seeds"]
+fn write_fuzz_seeds() {
+    let dir = std::path::PathBuf::from(std::env::var("EXAUDIT_TLS_SEEDS").unwrap());
+    std::fs::create_dir_all(&dir).unwrap();
+    let (leaf, ca, ss) = (der(LEAF), der(CA), der(SELF_SIGNED));
+    let hello = record(22, &client_hello(&ClientHelloSpec::default()));
+    let mut seeds: Vec<(&str, u8, Vec<u8>, Vec<u8>)> = Vec::new();
+    let (c, s) = tls12_conversation(&[&leaf, &ca]);
+    seeds.push(("tls12-chain", 0x04, c.clone(), s.clone()));
+    seeds.push(("tls12-chain-dispatcher", 0x05, c.clone(), s.clone()));
+    seeds.push(("tls12-chain-upgrade", 0x06, c, s));
+    let (c, s) = tls12_conversation(&[&ss]);
+    seeds.push(("tls12-self-signed-epoch", 0x00, c, s));
+    let (c, s) = tls13_conversation();
+    seeds.push(("tls13", 0x05, c.clone(), s));
+    let hrr = server_hello_with_random(
+        0x0303,
+        &HELLO_RETRY_RANDOM,
+        &[],
+        0x1302,
+        &[ext(0x002b, &[0x03, 0x04])],
+    );
+    let mut s = record(22, &hrr);
+    s.extend(ccs());
+    s.extend(record(
+        22,
+        &server_hello(0x0303, 0x1301, &[ext(0x002b, &[0x03, 0x04])]),
+    ));
+    seeds.push(("tls13-hello-retry", 0x04, c, s));
+    seeds.push(("alert", 0x05, hello.clone(), alert_record(2, 40)));
+    seeds.push((
+        "clear-answer",
+        0x05,
+        hello.clone(),
+        b"220 mail.example.test ESMTP\r\n".to_vec(),
+    ));
+    let mut msg = vec![1, 0x03, 0x01, 0, 6, 0, 0, 0, 16];
+    msg.extend_from_slice(&[0x00, 0x00, 0x2f, 0x01, 0x00, 0x80]);
+    msg.extend_from_slice(&[MARK; 16]);
+    let mut v2 = vec![0x80, u8::try_from(msg.len()).unwrap()];
+    v2.extend_from_slice(&msg);
+    seeds.push((
+        "sslv2-hello",
+        0x04,
+        v2,
+        record(22, &server_hello(0x0301, 0x002f, &[])),
+    ));
+    let mut flight = server_hello(0x0303, 0xc02f, &[]);
+    flight.extend(certificate(&[&leaf]));
+    flight.extend(handshake(13, &[1, 1, 0, 0]));
+    flight.extend(handshake(14, &[]));
+    let mut s = record(22, &flight);
+    s.extend(ccs());
+    let mut c = hello.clone();
+    c.extend(record(22, &certificate(&[&ss])));
+    c.extend(ccs());
+    seeds.push(("client-certificate", 0x05, c, s));
+    seeds.push(("midstream", 0x05, encrypted(23), encrypted(23)));
+    for (name, flags, client, server) in seeds {
+        let mut data = vec![flags];
+        data.extend_from_slice(&be16(client.len()));
+        data.extend(client);
+        data.extend(server);
+        std::fs::write(dir.join(name), data).unwrap();
+    }
+}
