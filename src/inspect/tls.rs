@@ -206,6 +206,9 @@ pub struct Tls {
     /// The client certificate's common name, for the authentication record.
     #[serde(skip)]
     client_user: Option<String>,
+    /// The server answered with bytes that are not TLS (clear text or garbage).
+    #[serde(skip)]
+    server_not_tls: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -478,11 +481,13 @@ pub fn parse(client: &[u8], server: &[u8], at: crate::time::Timestamp) -> Option
         t.cert = der.map(|d| cert::summarize(d, at));
         t.cert_chain_len = u32::from(der.is_some());
     } else if let Some(line) = clear_line(server) {
+        t.server_not_tls = true;
         t.clear_answer = Some(line);
         if !said_hello {
             bad(&mut t, "a clear-text answer to bytes that were not a hello");
         }
     } else {
+        t.server_not_tls = true;
         bad(&mut t, "server bytes that are not TLS");
     }
     t.hello_retry = retry.is_some();
@@ -551,17 +556,18 @@ pub fn parse(client: &[u8], server: &[u8], at: crate::time::Timestamp) -> Option
 
 /// Records what a parsed handshake means for the flow: protection, facts, authentication.
 ///
-/// Protection: TLS (or, after an upgrade the server took, the upgrade's own name) unless the
-/// server answered the ClientHello in clear, where nothing was protected and the protection is
-/// left unknown.
+/// Protection: TLS from the first byte; after an upgrade, the upgrade's own name once the
+/// server answered with a ServerHello (else what the upgrade's inspector decided stays). When
+/// the server's bytes are not TLS (a clear-text answer, garbage) nothing was seen protected and
+/// the protection is unknown.
 pub fn apply(tls: &Tls, ev: &mut Evidence) {
     let answered = tls.version.is_some();
-    if tls.clear_answer.is_some() {
+    if tls.clear_answer.is_some() && tls.client_version.is_some() {
+        ev.facts.add(Fact::ClearAnswerToClientHello);
+    }
+    if tls.server_not_tls {
         if ev.upgrade.is_none() {
             ev.protection = Protection::Unknown;
-        }
-        if tls.client_version.is_some() {
-            ev.facts.add(Fact::ClearAnswerToClientHello);
         }
     } else if let Some(up) = ev.upgrade {
         if answered {

@@ -755,6 +755,7 @@ fn clear_text_answer_to_a_client_hello_is_a_fact() {
     assert_eq!(ev.protection, Protection::Tls);
     let ev = evidence(&hello, &[0x00, 0x01, 0xff, 0x80, 0x00]);
     assert_eq!(facts(&ev), [Fact::Malformed]);
+    assert_eq!(ev.protection, Protection::Unknown);
     assert_eq!(ev.tls.as_deref().unwrap().clear_answer, None);
 }
 
@@ -862,6 +863,31 @@ fn every_truncation_of_a_good_conversation_is_cut_never_malformed() {
         let mut ev = Evidence::default();
         apply(&t, &mut ev);
         assert!(!ev.facts.has(Fact::Malformed));
+    }
+}
+
+#[test]
+fn every_truncation_of_tls13_and_sslv2_conversations_is_never_malformed() {
+    let (client, server) = tls13_conversation();
+    let mut msg = vec![1, 0x03, 0x01, 0, 6, 0, 0, 0, 16];
+    msg.extend_from_slice(&[0x00, 0x00, 0x2f, 0x01, 0x00, 0x80]);
+    msg.extend_from_slice(&[MARK; 16]);
+    let mut v2 = vec![0x80, u8::try_from(msg.len()).unwrap()];
+    v2.extend_from_slice(&msg);
+    let v2_server = record(22, &server_hello(0x0301, 0x002f, &[]));
+    for (client, server) in [(&client, &server), (&v2, &v2_server)] {
+        for cut in 0..=client.len() {
+            if let Some(t) = parse(&client[..cut], server, AT) {
+                assert_eq!(t.malformed, None, "client cut at {cut}");
+            }
+        }
+        // The version is known exactly when the ServerHello's record is whole.
+        let hello_end = 5 + usize::from(u16::from_be_bytes([server[3], server[4]]));
+        for cut in 0..=server.len() {
+            let t = run(client, &server[..cut]);
+            assert_eq!(t.malformed, None, "server cut at {cut}");
+            assert_eq!(t.version.is_some(), cut >= hello_end, "server cut at {cut}");
+        }
     }
 }
 
