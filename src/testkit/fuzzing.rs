@@ -315,3 +315,52 @@ pub fn inspect_pop3(data: &[u8]) {
 pub fn inspect_http(data: &[u8]) {
     text_inspector(data, crate::inspect::http::inspect);
 }
+
+/// The TLS inspector on one flow's two directions. `data` is `[flags, len_hi, len_lo, bytes…]`:
+/// the first `len` bytes (or all there are) are the client's, the rest the server's. Flag bit 0
+/// sends the flow through the whole dispatcher (`inspect::inspect`) instead of `tls::parse` and
+/// `tls::apply`; bit 1 makes `apply` see an upgrade (bit 4: X-ANONYMOUSTLS); bits 2–3 pick the
+/// capture time certificate validity is judged at (the epoch, 2027, year 10000, the largest
+/// timestamp). The TLS details and authentications are serialised with serde_json, so their
+/// formatting runs too.
+pub fn inspect_tls(data: &[u8]) {
+    use crate::inspect::{self, Evidence, Input, Protection, Upgrade, tls};
+    let Some((&[flags, hi, lo], rest)) = data.split_first_chunk::<3>() else {
+        return;
+    };
+    let split = usize::from(u16::from_be_bytes([hi, lo])).min(rest.len());
+    let (client, server) = rest.split_at(split);
+    let at = match (flags >> 2) & 3 {
+        0 => Timestamp::ZERO,
+        1 => Timestamp::from_parts(1_811_808_000, 0, 1),
+        2 => Timestamp::from_parts(253_402_300_800, 0, 1),
+        _ => Timestamp::from_nanos(u64::MAX),
+    };
+    if flags & 1 != 0 {
+        let input = Input {
+            client,
+            server,
+            client_port: 50_000,
+            server_port: 443,
+            ..Input::default()
+        };
+        let ev = inspect::inspect(&input, at);
+        if let Some(t) = &ev.tls {
+            drop(serde_json::to_vec(t));
+        }
+        drop(serde_json::to_vec(&ev.auth));
+    } else if let Some(t) = tls::parse(client, server, at) {
+        let mut ev = Evidence::default();
+        if flags & 2 != 0 {
+            ev.protection = Protection::UpgradeUnconfirmed;
+            ev.upgrade = Some(Upgrade {
+                client_at: 0,
+                server_at: 0,
+                anonymous: flags & 0x10 != 0,
+            });
+        }
+        tls::apply(&t, &mut ev);
+        drop(serde_json::to_vec(&t));
+        drop(serde_json::to_vec(&ev.auth));
+    }
+}

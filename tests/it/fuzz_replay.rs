@@ -202,3 +202,23 @@ fn fuzz_corpus_inspect_http_replays_without_panic() {
     let n = replay("regressions", "inspect_http", run);
     assert_replayed("regressions", "inspect_http", n);
 }
+
+#[test]
+fn fuzz_corpus_inspect_tls_replays_without_panic() {
+    let n = replay(
+        "corpus",
+        "inspect_tls",
+        exaudit::testkit::fuzzing::inspect_tls,
+    );
+    assert_replayed("corpus", "inspect_tls", n);
+}
+
+#[test]
+fn fuzz_regressions_inspect_tls_replay_without_panic() {
+    let n = replay(
+        "regressions",
+        "inspect_tls",
+        exaudit::testkit::fuzzing::inspect_tls,
+    );
+    assert_replayed("regressions", "inspect_tls", n);
+}
