@@ -4,7 +4,7 @@
 
 use crate::catalog::{Auth, ByDefault, Encryption, PortMatch, Role, Transport};
 use crate::flow::{FlowRecord, Kind};
-use crate::inspect::{Evidence, Fact, Protection, Service};
+use crate::inspect::{Detail, Evidence, Fact, Protection, Service};
 
 use super::{Classification, Classifier, Code};
 
@@ -87,7 +87,12 @@ impl Classifier<'_> {
                 c.service_extra = Some(service.index());
             }
         }
+        // The endpoint mapper answers unauthenticated binds by design: asking it where an
+        // interface listens is neither an unencrypted call nor anonymous access.
+        let epm_only = matches!(&ev.detail, Detail::DceRpc(d)
+            if !d.contexts.is_empty() && d.contexts.iter().all(|c| c.endpoint == Some("epmapper")));
         if ev.facts.has(Fact::RpcWithoutPrivacy)
+            && !epm_only
             && path.is_some_and(|p| p.encryption.contains(Encryption::Rpc))
         {
             c.findings.insert(Code::RpcWithoutPrivacy);
@@ -141,7 +146,7 @@ impl Classifier<'_> {
         let auth_documented = path.is_some_and(|p| {
             !p.auth_default.is_empty() && !p.auth_default.contains(Auth::Anonymous)
         });
-        if ev.facts.has(Fact::AnonymousAccess) && auth_documented {
+        if ev.facts.has(Fact::AnonymousAccess) && auth_documented && !epm_only {
             c.findings.insert(Code::AnonymousAccess);
         }
     }

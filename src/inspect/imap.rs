@@ -11,8 +11,8 @@
 
 use serde::Serialize;
 
-use super::smtp::UpgradeResult;
 use super::line::{Lines, Offer, Sasl, Step, is_token, push_capped, starts_ci, trim, word};
+use super::smtp::UpgradeResult;
 use super::{AuthSeen, Evidence, Input, Mechanism, Outcome, Protection, Service, Upgrade};
 use super::{Detail, wire_text};
 

@@ -10,8 +10,8 @@
 
 use serde::Serialize;
 
-use super::smtp::UpgradeResult;
 use super::line::{Lines, Offer, Sasl, Step, is_token, push_capped, starts_ci, trim, word};
+use super::smtp::UpgradeResult;
 use super::{AuthSeen, Detail, Evidence, Fact, Input, Mechanism, Outcome, Protection, Service};
 use super::{Upgrade, wire_text};
 

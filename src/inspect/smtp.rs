@@ -10,7 +10,6 @@
 
 #![deny(clippy::indexing_slicing)]
 
-
 use serde::Serialize;
 
 use super::line::{Lines, Offer, Sasl, Step, is_token, push_capped, trim, word};

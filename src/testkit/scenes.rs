@@ -366,6 +366,26 @@ pub fn demo() -> Capture {
         .server_sends(b"205 closing connection\r\n");
     server_closes(&mut s);
 
+    // 19. hub01 relays outbound mail through the Edge in clear text: the Edge offers no TLS.
+    gap(&mut cap, 60);
+    smtp_hub_edge_clear(&mut cap, at(hub01, 53377), at(edge, 25));
+    gap(&mut cap, 50);
+
+    // 20. A client submits on 587 with AUTH LOGIN before TLS: the password crosses in clear.
+    smtp_submission_auth_login(&mut cap, at(ws53, 51544), at(hub01, 587));
+    gap(&mut cap, 50);
+
+    // 21. cas01 binds to the store on the Mailbox server at level connect: authenticated, but
+    // neither signed nor encrypted.
+    rpc_emsmdb_connect_level(&mut cap, at(cas, 52890), at(mbx, 59532), 21);
+    gap(&mut cap, 50);
+
+    // 22. An old client reaches Outlook Web App over TLS 1.0.
+    let mut s = cap.tcp(at(ws52, 50170), at(cas, 443));
+    s.handshake();
+    tls10_session(&mut s, 22, "mail.contoso.com");
+    s.close();
+
     // 6 again: Windows doubles the timeout, so the last retransmission is 6 s after the first.
     wait_until(&mut cap, t6.saturating_add(Duration::from_secs(9)));
     cap.tcp(edgesync.0, edgesync.1).syn();
@@ -728,13 +748,19 @@ fn dcerpc(ptype: u8, call_id: u32, body: &[u8]) -> Vec<u8> {
     .concat()
 }
 
-/// Bind to the endpoint mapper, one ept_map request and its answer, close.
+/// Bind to the endpoint mapper (no authentication, as Windows does), one ept_map request and
+/// its answer, close.
 fn rpc_epmap(cap: &mut Capture, client: SocketAddr, server: SocketAddr, seed: u32) {
+    const EPM: u128 = 0xe1af_8308_5d1f_11c9_91a4_0800_2b14_a0fa;
     let mut s = cap.tcp(client, server);
     s.handshake()
-        .client_sends(&dcerpc(0x0b, 1, &opaque(seed, 56)))
-        .server_sends(&dcerpc(0x0c, 1, &opaque(seed ^ 1, 68)))
-        .client_sends(&dcerpc(0x00, 2, &opaque(seed ^ 2, 140)))
+        .client_sends(&dcerpc(0x0b, 1, &rpc_bind_body(EPM, 3, 0)))
+        .server_sends(&dcerpc(0x0c, 1, &rpc_bind_ack_body(135)))
+        .client_sends(&dcerpc(
+            0x00,
+            2,
+            &rpc_request_body(3, &opaque(seed ^ 2, 132)),
+        ))
         .server_sends(&dcerpc(0x02, 2, &opaque(seed ^ 3, 136)))
         .close();
 }
@@ -981,4 +1007,285 @@ pub fn secrets() -> (Capture, Vec<&'static str>) {
         .server_sends(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n")
         .close();
     (cap, secrets)
+}
+
+/// A DCE/RPC UUID as NDR writes it in little-endian data representation.
+fn rpc_uuid(u: u128) -> Vec<u8> {
+    let b = u.to_be_bytes();
+    let mut v = Vec::with_capacity(16);
+    v.extend(b[0..4].iter().rev());
+    v.extend(b[4..6].iter().rev());
+    v.extend(b[6..8].iter().rev());
+    v.extend_from_slice(&b[8..16]);
+    v
+}
+
+/// NDR transfer syntax 8a885d04-1ceb-11c9-9fe8-08002b104860 version 2.
+fn ndr() -> Vec<u8> {
+    [
+        rpc_uuid(0x8a88_5d04_1ceb_11c9_9fe8_0800_2b10_4860),
+        2u32.to_le_bytes().to_vec(),
+    ]
+    .concat()
+}
+
+/// A DCE/RPC PDU with an auth verifier (`auth`: type, level, value) after 4-byte padding.
+fn dcerpc_auth(ptype: u8, call_id: u32, body: &[u8], auth: Option<(u8, u8, &[u8])>) -> Vec<u8> {
+    let mut body = body.to_vec();
+    let mut auth_len = 0u16;
+    if let Some((ty, level, value)) = auth {
+        let pad = (4 - (16 + body.len()) % 4) % 4;
+        body.extend(std::iter::repeat_n(0u8, pad));
+        body.extend_from_slice(&[ty, level, u8::try_from(pad).expect("pad"), 0]);
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.extend_from_slice(value);
+        auth_len = u16::try_from(value.len()).expect("auth value");
+    }
+    let mut pdu = dcerpc(ptype, call_id, &body);
+    pdu[10..12].copy_from_slice(&auth_len.to_le_bytes());
+    pdu
+}
+
+/// A bind offering one interface over NDR.
+fn rpc_bind_body(interface: u128, major: u16, minor: u16) -> Vec<u8> {
+    [
+        &5840u16.to_le_bytes()[..],
+        &5840u16.to_le_bytes(),
+        &0u32.to_le_bytes(),
+        &[1, 0, 0, 0],
+        &0u16.to_le_bytes(),
+        &[1, 0],
+        &rpc_uuid(interface),
+        &major.to_le_bytes(),
+        &minor.to_le_bytes(),
+        &ndr(),
+    ]
+    .concat()
+}
+
+/// A bind_ack accepting the one context, with the server's port as secondary address.
+fn rpc_bind_ack_body(port: u16) -> Vec<u8> {
+    let addr = format!("{port}\0");
+    let mut v = [
+        &5840u16.to_le_bytes()[..],
+        &5840u16.to_le_bytes(),
+        &0x0001_2a4bu32.to_le_bytes(),
+        &u16::try_from(addr.len()).expect("address").to_le_bytes(),
+        addr.as_bytes(),
+    ]
+    .concat();
+    while (16 + v.len()) % 4 != 0 {
+        v.push(0);
+    }
+    v.extend_from_slice(&[1, 0, 0, 0]);
+    v.extend_from_slice(&0u16.to_le_bytes());
+    v.extend_from_slice(&0u16.to_le_bytes());
+    v.extend_from_slice(&ndr());
+    v
+}
+
+/// A request: alloc hint, context 0, the opnum, then the stub.
+fn rpc_request_body(opnum: u16, stub: &[u8]) -> Vec<u8> {
+    [
+        &u32::try_from(stub.len()).expect("stub").to_le_bytes()[..],
+        &0u16.to_le_bytes(),
+        &opnum.to_le_bytes(),
+        stub,
+    ]
+    .concat()
+}
+
+/// An NTLM NEGOTIATE message (MS-NLMP 2.2.1.1), no domain or workstation supplied.
+fn ntlm_negotiate() -> Vec<u8> {
+    [
+        &b"NTLMSSP\0"[..],
+        &1u32.to_le_bytes(),
+        &0xe208_8297u32.to_le_bytes(),
+        &[0u8; 16],
+    ]
+    .concat()
+}
+
+/// An NTLM CHALLENGE naming the server's domain.
+fn ntlm_challenge(seed: u32, domain: &str) -> Vec<u8> {
+    let name: Vec<u8> = domain.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let len = u16::try_from(name.len()).expect("name").to_le_bytes();
+    [
+        &b"NTLMSSP\0"[..],
+        &2u32.to_le_bytes(),
+        &len,
+        &len,
+        &48u32.to_le_bytes(),
+        &0xe289_8215u32.to_le_bytes(),
+        &opaque(seed, 8),
+        &[0u8; 8],
+        &[0u8; 8],
+        &name,
+    ]
+    .concat()
+}
+
+/// An NTLMv2 AUTHENTICATE (a 64-byte opaque NT response) for `domain\user` from `host`.
+fn ntlm_authenticate(seed: u32, domain: &str, user: &str, host: &str) -> Vec<u8> {
+    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let parts = [
+        vec![0u8; 24],
+        opaque(seed, 64),
+        utf16(domain),
+        utf16(user),
+        utf16(host),
+        Vec::new(),
+    ];
+    let mut header = [&b"NTLMSSP\0"[..], &3u32.to_le_bytes()].concat();
+    let mut offset = 64u32;
+    for p in &parts {
+        let len = u16::try_from(p.len()).expect("field").to_le_bytes();
+        header.extend_from_slice(&len);
+        header.extend_from_slice(&len);
+        header.extend_from_slice(&offset.to_le_bytes());
+        offset += u32::try_from(p.len()).expect("field");
+    }
+    header.extend_from_slice(&0xe288_8215u32.to_le_bytes());
+    [header, parts.concat()].concat()
+}
+
+/// A bind to the Exchange store (EMSMDB) with NTLM at authentication level connect, so the
+/// session is authenticated but nothing is signed or encrypted, then EcDoConnectEx.
+fn rpc_emsmdb_connect_level(cap: &mut Capture, client: SocketAddr, server: SocketAddr, seed: u32) {
+    const EMSMDB: u128 = 0xa4f1_db00_ca47_1067_b31f_00dd_0106_62da;
+    const NTLM: u8 = 10;
+    const CONNECT: u8 = 2;
+    let mut s = cap.tcp(client, server);
+    s.handshake()
+        .client_sends(&dcerpc_auth(
+            0x0b,
+            1,
+            &rpc_bind_body(EMSMDB, 0, 81),
+            Some((NTLM, CONNECT, &ntlm_negotiate())),
+        ))
+        .server_sends(&dcerpc_auth(
+            0x0c,
+            1,
+            &rpc_bind_ack_body(server.port()),
+            Some((NTLM, CONNECT, &ntlm_challenge(seed, "CONTOSO"))),
+        ))
+        .client_sends(&dcerpc_auth(
+            0x10,
+            1,
+            &[0u8; 4],
+            Some((
+                NTLM,
+                CONNECT,
+                &ntlm_authenticate(seed ^ 1, "CONTOSO", "CAS01$", "CAS01"),
+            )),
+        ))
+        .client_sends(&dcerpc(
+            0x00,
+            2,
+            &rpc_request_body(10, &opaque(seed ^ 2, 180)),
+        ))
+        .server_sends(&dcerpc(0x02, 2, &opaque(seed ^ 3, 220)))
+        .close();
+}
+
+/// A TLS 1.0 handshake: the client offers nothing newer, the server agrees, with
+/// TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA.
+fn tls10_session(s: &mut TcpConv<'_>, seed: u32, sni: &str) {
+    let mut hello = client_hello(seed, sni);
+    // Record version 3.1 and ClientHello version 3.1.
+    hello[2] = 1;
+    hello[9..11].copy_from_slice(&[0x03, 0x01]);
+    let server_hello = [
+        &[0x03, 0x01][..],
+        &opaque(seed ^ 0x100, 32),
+        &[0x00],
+        &[0xc0, 0x14, 0x00],
+        &[0x00, 0x05, 0xff, 0x01, 0x00, 0x01, 0x00],
+    ]
+    .concat();
+    let cert = ber(0x30, &opaque(seed ^ 0x300, 860));
+    let chain = [u24_be(cert.len()), cert].concat();
+    let certificate = [u24_be(chain.len()), chain].concat();
+    let flight = [
+        tls_handshake(2, &server_hello),
+        tls_handshake(0x0b, &certificate),
+        tls_handshake(0x0e, &[]),
+    ]
+    .concat();
+    let key_exchange = [&[0x41, 0x04][..], &opaque(seed ^ 0x400, 64)].concat();
+    s.client_sends(&hello)
+        .server_sends(&tls_record(0x16, 1, &flight))
+        .client_sends(
+            &[
+                tls_record(0x16, 1, &tls_handshake(0x10, &key_exchange)),
+                tls_record(0x14, 1, &[1]),
+                tls_record(0x16, 1, &opaque(seed ^ 0x500, 48)),
+            ]
+            .concat(),
+        )
+        .server_sends(
+            &[
+                tls_record(0x14, 1, &[1]),
+                tls_record(0x16, 1, &opaque(seed ^ 0x600, 48)),
+            ]
+            .concat(),
+        )
+        .client_sends(&tls_record(0x17, 1, &opaque(seed ^ 0x700, 560)))
+        .server_sends(&tls_record(0x17, 1, &opaque(seed ^ 0x800, 1200)));
+}
+
+/// Hub to Edge SMTP in clear text: the Edge offers no STARTTLS (its certificate is gone), so the
+/// message crosses the perimeter readable.
+fn smtp_hub_edge_clear(cap: &mut Capture, client: SocketAddr, server: SocketAddr) {
+    let banner = smtp_banner(cap, "edge01.contoso.com");
+    let ehlo = format!(
+        "250-edge01.contoso.com Hello [{}]\r\n250-SIZE 10485760\r\n250-PIPELINING\r\n\
+         250-ENHANCEDSTATUSCODES\r\n250-X-ANONYMOUSTLS\r\n250-AUTH\r\n250-8BITMIME\r\n\
+         250 XEXCH50\r\n",
+        client.ip()
+    );
+    let message = "From: Alice <alice@contoso.com>\r\nTo: orders@example.org\r\n\
+                   Subject: Re: Your order 48213 has shipped\r\n\r\nThank you.\r\n.\r\n";
+    let mut s = cap.tcp(client, server);
+    s.handshake()
+        .server_sends(banner.as_bytes())
+        .client_sends(b"EHLO hub01.contoso.com\r\n")
+        .server_sends(ehlo.as_bytes())
+        .client_sends(b"MAIL FROM:<alice@contoso.com> SIZE=240\r\n")
+        .server_sends(b"250 2.1.0 Sender OK\r\n")
+        .client_sends(b"RCPT TO:<orders@example.org>\r\n")
+        .server_sends(b"250 2.1.5 Recipient OK\r\n")
+        .client_sends(b"DATA\r\n")
+        .server_sends(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n")
+        .client_sends(message.as_bytes())
+        .server_sends(b"250 2.6.0 Queued mail for delivery\r\n")
+        .client_sends(b"QUIT\r\n")
+        .server_sends(b"221 2.0.0 Service closing transmission channel\r\n");
+    server_closes(&mut s);
+}
+
+/// A client submits mail on 587 and authenticates with AUTH LOGIN before any TLS.
+fn smtp_submission_auth_login(cap: &mut Capture, client: SocketAddr, server: SocketAddr) {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let banner = smtp_banner(cap, "hub01.contoso.com");
+    let ehlo = format!(
+        "250-hub01.contoso.com Hello [{}]\r\n250-SIZE 10485760\r\n250-PIPELINING\r\n\
+         250-STARTTLS\r\n250-AUTH NTLM LOGIN\r\n250 8BITMIME\r\n",
+        client.ip()
+    );
+    let mut s = cap.tcp(client, server);
+    s.handshake()
+        .server_sends(banner.as_bytes())
+        .client_sends(b"EHLO ws53\r\n")
+        .server_sends(ehlo.as_bytes())
+        .client_sends(b"AUTH LOGIN\r\n")
+        .server_sends(b"334 VXNlcm5hbWU6\r\n")
+        .client_sends(format!("{}\r\n", b64("bob@contoso.com")).as_bytes())
+        .server_sends(b"334 UGFzc3dvcmQ6\r\n")
+        .client_sends(format!("{}\r\n", b64("Autumn2025")).as_bytes())
+        .server_sends(b"235 2.7.0 Authentication successful\r\n")
+        .client_sends(b"QUIT\r\n")
+        .server_sends(b"221 2.0.0 Service closing transmission channel\r\n");
+    server_closes(&mut s);
 }
