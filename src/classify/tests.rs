@@ -1,6 +1,7 @@
 use super::*;
 use crate::decode::DecodeConfig;
 use crate::flow::FlowConfig;
+use crate::inspect::{Evidence, Fact, Protection, Service};
 use crate::testkit::{Capture, addr};
 
 const CATALOG: &str = r#"[list]
@@ -419,4 +420,309 @@ fn many_flows_of_one_cause_are_one_finding() {
         !cov.iter().any(|c| cat.path(c.path).id == "t.nntp"),
         "a 2000 path does not apply to a 2010 site"
     );
+}
+
+/// Classifies the one flow of `cap` and judges its payload's evidence.
+fn judged(cap: &Capture, cat: &Catalog, site: Option<&Site>) -> Classification {
+    let f = flows(cap);
+    assert_eq!(f.len(), 1, "{f:?}");
+    let ev = crate::inspect::inspect(&crate::inspect::input(&f[0]), f[0].start);
+    let clf = Classifier::new(cat, site);
+    let mut c = clf.classify(&f[0]);
+    clf.judge_evidence(&f[0], &ev, &mut c);
+    c
+}
+
+/// Classifies `cap`'s one flow with evidence made by hand.
+fn judged_with(cap: &Capture, cat: &Catalog, site: Option<&Site>, ev: &Evidence) -> Classification {
+    let f = flows(cap);
+    let clf = Classifier::new(cat, site);
+    let mut c = clf.classify(&f[0]);
+    clf.judge_evidence(&f[0], ev, &mut c);
+    c
+}
+
+fn smtp(client: &str, server: &str, ehlo: &[u8], rest: &[(&[u8], &[u8])]) -> Capture {
+    let mut cap = Capture::new();
+    let mut s = cap.tcp(addr(client), addr(server));
+    s.handshake()
+        .server_sends(b"220 edge01 Microsoft ESMTP MAIL Service ready\r\n")
+        .client_sends(b"EHLO hub01\r\n")
+        .server_sends(ehlo);
+    for (c, sv) in rest {
+        s.client_sends(c).server_sends(sv);
+    }
+    s.close();
+    cap
+}
+
+const MAIL: &[(&[u8], &[u8])] = &[
+    (b"MAIL FROM:<a@contoso.com>\r\n", b"250 OK\r\n"),
+    (b"RCPT TO:<b@example.org>\r\n", b"250 OK\r\n"),
+    (b"QUIT\r\n", b"221 Bye\r\n"),
+];
+
+#[test]
+fn hub_to_edge_smtp_in_clear_is_smtp_without_tls() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let no_tls = smtp(
+        "10.1.0.10:50000",
+        "172.16.0.4:25",
+        b"250-edge01 Hello\r\n250 SIZE 1000\r\n",
+        MAIL,
+    );
+    let c = judged(&no_tls, &cat, Some(&s));
+    assert_eq!(path_id(&cat, &c).as_deref(), Some("t.smtp-hub-edge"));
+    assert!(c.has(Code::SmtpWithoutTls), "{c:?}");
+    // Near miss: the session upgrades.
+    let upgraded = smtp(
+        "10.1.0.10:50001",
+        "172.16.0.4:25",
+        b"250-edge01 Hello\r\n250 STARTTLS\r\n",
+        &[(b"STARTTLS\r\n", b"220 2.0.0 Ready to start TLS\r\n")],
+    );
+    let c = judged(&upgraded, &cat, Some(&s));
+    assert!(!c.has(Code::SmtpWithoutTls), "{c:?}");
+    // Near miss: the inbound path does not document encryption by default.
+    let inbound = smtp(
+        "198.51.100.9:50002",
+        "172.16.0.4:25",
+        b"250-edge01 Hello\r\n250 SIZE 1000\r\n",
+        MAIL,
+    );
+    let c = judged(&inbound, &cat, Some(&s));
+    assert_eq!(path_id(&cat, &c).as_deref(), Some("t.smtp-inbound"));
+    assert!(!c.has(Code::SmtpWithoutTls), "{c:?}");
+}
+
+#[test]
+fn a_masked_or_ignored_starttls_offer_is_its_own_finding() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let masked = smtp(
+        "198.51.100.9:50003",
+        "172.16.0.4:25",
+        b"250-edge01 Hello\r\n250-XXXXXXXA\r\n250 SIZE 1000\r\n",
+        MAIL,
+    );
+    let c = judged(&masked, &cat, Some(&s));
+    assert!(c.has(Code::StarttlsStripped), "{c:?}");
+    assert!(!c.has(Code::StarttlsNotUsed), "{c:?}");
+    let ignored = smtp(
+        "198.51.100.9:50004",
+        "172.16.0.4:25",
+        b"250-edge01 Hello\r\n250-STARTTLS\r\n250 SIZE 1000\r\n",
+        MAIL,
+    );
+    let c = judged(&ignored, &cat, Some(&s));
+    assert!(c.has(Code::StarttlsNotUsed), "{c:?}");
+    assert!(!c.has(Code::StarttlsStripped), "{c:?}");
+}
+
+fn pop3(client: &str, lines: &[(&[u8], &[u8])]) -> Capture {
+    let mut cap = Capture::new();
+    let mut s = cap.tcp(addr(client), addr("10.1.0.30:110"));
+    s.handshake().server_sends(b"+OK ready\r\n");
+    for (c, sv) in lines {
+        s.client_sends(c).server_sends(sv);
+    }
+    s.close();
+    cap
+}
+
+#[test]
+fn a_password_in_clear_is_clear_credentials_and_an_upgrade_clears_the_clear_port() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let clear = pop3(
+        "10.1.20.5:50005",
+        &[
+            (b"USER alice\r\n", b"+OK\r\n"),
+            (b"PASS Spring2026\r\n", b"+OK logged on\r\n"),
+        ],
+    );
+    let c = judged(&clear, &cat, Some(&s));
+    assert!(c.has(Code::ClearCredentials), "{c:?}");
+    assert!(c.has(Code::ClearPort), "{c:?}");
+    // Near miss: STLS first, then the login inside TLS (not visible): no credentials, and the
+    // port's clear-text warning goes away because the session was encrypted.
+    let upgraded = pop3(
+        "10.1.20.5:50006",
+        &[(b"STLS\r\n", b"+OK Begin TLS negotiation\r\n")],
+    );
+    let c = judged(&upgraded, &cat, Some(&s));
+    assert!(!c.has(Code::ClearCredentials), "{c:?}");
+    assert!(!c.has(Code::ClearPort), "{c:?}");
+    assert!(c.alternative.is_none());
+}
+
+#[test]
+fn tls_where_smtp_expects_clear_text_is_a_protocol_mismatch() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let mut cap = Capture::new();
+    // A ClientHello straight away on 25.
+    let hello = [
+        &[
+            0x16, 0x03, 0x01, 0x00, 0x2f, 0x01, 0x00, 0x00, 0x2b, 0x03, 0x03,
+        ][..],
+        &[0x11; 32],
+        &[0x00, 0x00, 0x02, 0x00, 0x2f, 0x01, 0x00],
+    ]
+    .concat();
+    cap.tcp(addr("198.51.100.9:50007"), addr("172.16.0.4:25"))
+        .handshake()
+        .client_sends(&hello)
+        .server_sends(b"220 edge01 Microsoft ESMTP MAIL Service ready\r\n")
+        .close();
+    let c = judged(&cap, &cat, Some(&s));
+    assert!(c.has(Code::ProtocolMismatch), "{c:?}");
+    let (seen, expected) = c.mismatch.map(|m| (m >> 8, m & 0xff)).unwrap();
+    assert_eq!(Service::from_index(seen), Some(Service::Tls));
+    assert_eq!(Service::from_index(expected), Some(Service::Smtp));
+    // Near miss: SMTP on 25.
+    let c = judged(
+        &smtp(
+            "198.51.100.9:50008",
+            "172.16.0.4:25",
+            b"250 edge01\r\n",
+            MAIL,
+        ),
+        &cat,
+        Some(&s),
+    );
+    assert!(!c.has(Code::ProtocolMismatch), "{c:?}");
+}
+
+#[test]
+fn rpc_below_privacy_counts_only_where_the_path_documents_rpc_encryption() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let mut ev = Evidence {
+        service: Some(Service::DceRpc),
+        protection: Protection::RpcClear,
+        ..Evidence::default()
+    };
+    ev.facts.add(Fact::RpcWithoutPrivacy);
+    // Client Access to Mailbox documents RPC encryption.
+    let c = judged_with(
+        &session("10.1.0.30:50009", "10.1.0.20:135"),
+        &cat,
+        Some(&s),
+        &ev,
+    );
+    assert!(c.has(Code::RpcWithoutPrivacy), "{c:?}");
+    // The same bind at privacy: nothing.
+    let private = Evidence {
+        service: Some(Service::DceRpc),
+        protection: Protection::RpcPrivacy,
+        ..Evidence::default()
+    };
+    let c = judged_with(
+        &session("10.1.0.30:50010", "10.1.0.20:135"),
+        &cat,
+        Some(&s),
+        &private,
+    );
+    assert!(!c.has(Code::RpcWithoutPrivacy), "{c:?}");
+    // A path that documents no RPC encryption (SMTP's, say) does not raise it.
+    let c = judged_with(
+        &session("10.1.0.10:50011", "172.16.0.4:25"),
+        &cat,
+        Some(&s),
+        &ev,
+    );
+    assert!(!c.has(Code::RpcWithoutPrivacy), "{c:?}");
+}
+
+#[test]
+fn each_fact_raises_its_code_and_certificates_count_where_the_internet_is() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let cases = [
+        (Fact::TlsOldVersion, Code::TlsOldVersion),
+        (Fact::TlsWeakCipher, Code::TlsWeakCipher),
+        (Fact::CertExpired, Code::CertExpired),
+        (Fact::TlsHandshakeFailed, Code::TlsHandshakeFailed),
+        (Fact::NtlmV1, Code::NtlmV1),
+        (Fact::KerberosWeakEtype, Code::KerberosWeakEtype),
+        (Fact::StarttlsRefused, Code::StarttlsRefused),
+    ];
+    for (fact, code) in cases {
+        let mut ev = Evidence {
+            service: Some(Service::Tls),
+            protection: Protection::Tls,
+            ..Evidence::default()
+        };
+        ev.facts.add(fact);
+        let c = judged_with(
+            &session("10.1.20.5:50012", "10.1.0.30:995"),
+            &cat,
+            Some(&s),
+            &ev,
+        );
+        assert!(c.has(code), "{fact:?}: {c:?}");
+        let quiet = Evidence {
+            service: Some(Service::Tls),
+            protection: Protection::Tls,
+            ..Evidence::default()
+        };
+        let c = judged_with(
+            &session("10.1.20.5:50013", "10.1.0.30:995"),
+            &cat,
+            Some(&s),
+            &quiet,
+        );
+        assert!(!c.has(code), "{fact:?} without the fact: {c:?}");
+    }
+    let mut ev = Evidence {
+        service: Some(Service::Tls),
+        protection: Protection::Tls,
+        ..Evidence::default()
+    };
+    ev.facts.add(Fact::CertSelfSigned);
+    // A workstation inside: not a finding. The same server from the internet: a finding.
+    let c = judged_with(
+        &session("10.1.20.5:50014", "10.1.0.30:995"),
+        &cat,
+        Some(&s),
+        &ev,
+    );
+    assert!(!c.has(Code::CertSelfSigned), "{c:?}");
+    let c = judged_with(
+        &session("198.51.100.9:50015", "10.1.0.30:995"),
+        &cat,
+        Some(&s),
+        &ev,
+    );
+    assert!(c.has(Code::CertSelfSigned), "{c:?}");
+}
+
+#[test]
+fn anonymous_access_counts_only_where_the_path_documents_authentication() {
+    let cat = Catalog::from_sources([(
+        "a.toml".to_owned(),
+        CATALOG.replace(
+            "encryption = [\"rpc\"]\n",
+            "encryption = [\"rpc\"]\nauth_default = [\"kerberos\", \"ntlm\"]\n",
+        ),
+    )])
+    .unwrap();
+    let s = site("\"2010\"");
+    let mut ev = Evidence {
+        service: Some(Service::DceRpc),
+        protection: Protection::RpcClear,
+        ..Evidence::default()
+    };
+    ev.facts.add(Fact::AnonymousAccess);
+    let c = judged_with(
+        &session("10.1.0.30:50016", "10.1.0.20:135"),
+        &cat,
+        Some(&s),
+        &ev,
+    );
+    assert!(c.has(Code::AnonymousAccess), "{c:?}");
+    // POP3's path names no default authentication here.
+    let c = judged_with(
+        &session("10.1.20.5:50017", "10.1.0.30:110"),
+        &cat,
+        Some(&s),
+        &ev,
+    );
+    assert!(!c.has(Code::AnonymousAccess), "{c:?}");
 }
