@@ -1,5 +1,7 @@
 //! Ldap: not yet written.
 
+pub(super) mod ber;
+
 use serde::Serialize;
 
 use super::{Evidence, Input};
