@@ -14,6 +14,7 @@ mod classify;
 mod cli;
 mod common;
 mod fuzz_replay;
+mod inspect_dir;
 mod output;
 mod pcaps;
 mod props;
