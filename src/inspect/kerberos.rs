@@ -1013,6 +1013,78 @@ mod tests {
         }
     }
 
+    type Seed = (&'static str, u8, Vec<u8>, Vec<u8>);
+
+    fn seeds() -> Vec<Seed> {
+        vec![
+            (
+                "as-udp",
+                1,
+                kdc_req(false, Some("alice"), &[18, 17, 23], &[2]),
+                kdc_rep(false, "alice", 18, 18),
+            ),
+            (
+                "as-tcp",
+                0,
+                record(&kdc_req(false, Some("bob"), &[18], &[16])),
+                record(&kdc_rep(false, "bob", 23, 18)),
+            ),
+            (
+                "tgs-udp",
+                1,
+                kdc_req(true, None, &[18], &[1]),
+                kdc_rep(true, "dave", 18, 18),
+            ),
+            (
+                "preauth-required",
+                1,
+                kdc_req(false, Some("c"), &[18], &[]),
+                krb_error(25, None),
+            ),
+            (
+                "error-tcp",
+                0,
+                record(&kdc_req(false, Some("m"), &[23, 3], &[])),
+                record(&krb_error(6, Some("CLIENT_NOT_FOUND"))),
+            ),
+            ("ap-req-blob", 0, ap_req(23), record(&krb_error(52, None))),
+        ]
+    }
+
+    /// One fuzz input for `testkit::fuzzing::inspect_kerberos`: flags, client length, client, server.
+    fn fuzz_bytes(flags: u8, c: &[u8], s: &[u8]) -> Vec<u8> {
+        let mut v = vec![flags];
+        v.extend_from_slice(&u16::try_from(c.len()).unwrap().to_be_bytes());
+        v.extend_from_slice(c);
+        v.extend_from_slice(s);
+        v
+    }
+
+    /// Writes this module's test conversations as the seed corpus of the `inspect_kerberos` fuzz
+    /// target: `EXAUDIT_SEED_DIR=fuzz/corpus cargo test --lib inspect_kerberos_seeds -- --ignored`.
+    #[test]
+    #[ignore = "writes files; run by hand to regenerate the fuzz seeds"]
+    fn write_inspect_kerberos_seeds() {
+        let Ok(root) = std::env::var("EXAUDIT_SEED_DIR") else {
+            return;
+        };
+        let dir = std::path::Path::new(&root).join("inspect_kerberos");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, flags, c, s) in seeds() {
+            std::fs::write(dir.join(name), fuzz_bytes(flags, &c, &s)).unwrap();
+        }
+    }
+
+    /// The seeds also run here, so a change that breaks one is seen at once.
+    #[test]
+    fn inspect_kerberos_seeds_are_recognised() {
+        for (name, flags, c, s) in seeds() {
+            let (mine, _) = run(&c, &s, flags & 1 != 0);
+            assert!(mine || name.starts_with("near-miss"), "{name}");
+            crate::testkit::fuzzing::inspect_kerberos(&fuzz_bytes(flags, &c, &s));
+        }
+    }
+
     proptest! {
         #[test]
         fn any_bytes_stay_bounded(c in proptest::collection::vec(any::<u8>(), 0..600),

@@ -2046,6 +2046,184 @@ mod tests {
         }
     }
 
+    type Seed = (&'static str, u8, Vec<u8>, Vec<u8>);
+
+    fn seeds() -> Vec<Seed> {
+        let root = search(1, "", 0, present("objectClass"));
+        let offer = [
+            entry(1, "", "supportedExtension", &[STARTTLS_OID]),
+            result(1, 0x65, 0),
+        ]
+        .concat();
+        let mut ntlm_signed = vec![1, 0, 0, 0];
+        ntlm_signed.extend_from_slice(&[0x77; 12]);
+        ntlm_signed.extend_from_slice(&search(3, "DC=contoso,DC=com", 2, present("cn")));
+        let sicily = |id: i64, tag: u8, blob: &[u8]| {
+            msg(
+                id,
+                tlv(0x60, &[int(3), octets(b""), tlv(tag, blob)].concat()),
+            )
+        };
+        vec![
+            (
+                "simple-bind",
+                0,
+                bind_simple(1, "CN=svc,DC=contoso,DC=com", b"pw"),
+                bind_resp(1, 0, None),
+            ),
+            (
+                "anonymous-bind",
+                0,
+                bind_simple(1, "", b""),
+                bind_resp(1, 53, None),
+            ),
+            (
+                "starttls",
+                0,
+                [extended(1, STARTTLS_OID), CLIENT_HELLO.to_vec()].concat(),
+                [result(1, 0x78, 0), SERVER_HELLO.to_vec()].concat(),
+            ),
+            (
+                "starttls-refused",
+                0,
+                [extended(1, STARTTLS_OID), bind_simple(2, "bob", b"pw")].concat(),
+                [result(1, 0x78, 2), bind_resp(2, 49, None)].concat(),
+            ),
+            (
+                "root-dse-offer",
+                0,
+                [root, bind_simple(2, "bob", b"pw")].concat(),
+                offer,
+            ),
+            (
+                "gss-spnego-sign",
+                0,
+                [
+                    bind_sasl(7, "GSS-SPNEGO", Some(&krb_token(18))),
+                    sasl(&wrap4121(&modify(8, "CN=PC1,DC=contoso,DC=com"), false)),
+                ]
+                .concat(),
+                [
+                    bind_resp(7, 0, None),
+                    sasl(&wrap4121(&result(8, 0x67, 0), false)),
+                ]
+                .concat(),
+            ),
+            (
+                "gssapi-seal",
+                4,
+                [
+                    bind_sasl(1, "GSSAPI", Some(&krb_token(23))),
+                    sasl(&wrap4121(&[], true)),
+                ]
+                .concat(),
+                bind_resp(1, 0, None),
+            ),
+            (
+                "ntlm-spnego",
+                0,
+                [
+                    bind_sasl(1, "GSS-SPNEGO", Some(&ntlm_negotiate())),
+                    bind_sasl(
+                        2,
+                        "GSS-SPNEGO",
+                        Some(&ntlm_authenticate("CONTOSO", "alice")),
+                    ),
+                    sasl(&ntlm_signed),
+                ]
+                .concat(),
+                [
+                    bind_resp(1, 14, Some(&ntlm_challenge())),
+                    bind_resp(2, 0, None),
+                ]
+                .concat(),
+            ),
+            (
+                "sicily",
+                0,
+                [
+                    sicily(1, 0x8a, &ntlm_negotiate()),
+                    sicily(2, 0x8b, &ntlm_authenticate("D", "u")),
+                ]
+                .concat(),
+                [
+                    msg(
+                        1,
+                        tlv(
+                            0x61,
+                            &[enumerated(0), octets(&ntlm_challenge()), octets(b"")].concat(),
+                        ),
+                    ),
+                    bind_resp(2, 0, None),
+                ]
+                .concat(),
+            ),
+            (
+                "sasl-digest",
+                0,
+                bind_sasl(1, "DIGEST-MD5", Some(b"username=\"dave\",realm=\"r\"")),
+                bind_resp(1, 0, None),
+            ),
+            (
+                "search-filter",
+                8,
+                search(
+                    2,
+                    "DC=x",
+                    2,
+                    tlv(0xa0, &[present("mail"), tlv(0xa2, &present("cn"))].concat()),
+                ),
+                result(2, 0x65, 0),
+            ),
+            (
+                "cldap",
+                1,
+                search(3, "", 0, tlv(0xa0, &present("DnsDomain"))),
+                [entry(3, "", "Netlogon", &["x"]), result(3, 0x65, 0)].concat(),
+            ),
+            (
+                "near-miss-snmp",
+                1,
+                vec![0x30, 0x26, 0x02, 0x01, 0x01, 0x04, 0x06, b'p'],
+                vec![],
+            ),
+        ]
+    }
+
+    /// One fuzz input for `testkit::fuzzing::inspect_ldap`: flags, client length, client, server.
+    fn fuzz_bytes(flags: u8, c: &[u8], s: &[u8]) -> Vec<u8> {
+        let mut v = vec![flags];
+        v.extend_from_slice(&u16::try_from(c.len()).unwrap().to_be_bytes());
+        v.extend_from_slice(c);
+        v.extend_from_slice(s);
+        v
+    }
+
+    /// Writes this module's test conversations as the seed corpus of the `inspect_ldap` fuzz
+    /// target: `EXAUDIT_SEED_DIR=fuzz/corpus cargo test --lib inspect_ldap_seeds -- --ignored`.
+    #[test]
+    #[ignore = "writes files; run by hand to regenerate the fuzz seeds"]
+    fn write_inspect_ldap_seeds() {
+        let Ok(root) = std::env::var("EXAUDIT_SEED_DIR") else {
+            return;
+        };
+        let dir = std::path::Path::new(&root).join("inspect_ldap");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, flags, c, s) in seeds() {
+            std::fs::write(dir.join(name), fuzz_bytes(flags, &c, &s)).unwrap();
+        }
+    }
+
+    /// The seeds also run here, so a change that breaks one is seen at once.
+    #[test]
+    fn inspect_ldap_seeds_are_recognised() {
+        for (name, flags, c, s) in seeds() {
+            let (mine, _) = run_with(&c, &s, flags & 1 != 0, flags & 12 != 0);
+            assert!(mine || name.starts_with("near-miss"), "{name}");
+            crate::testkit::fuzzing::inspect_ldap(&fuzz_bytes(flags, &c, &s));
+        }
+    }
+
     proptest! {
         #[test]
         fn any_bytes_stay_bounded(c in proptest::collection::vec(any::<u8>(), 0..800),

@@ -785,6 +785,70 @@ a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaV
         }
     }
 
+    type Seed = (&'static str, u8, Vec<u8>, Vec<u8>);
+
+    fn seeds() -> Vec<Seed> {
+        vec![
+            ("invite-udp", 1, invite(SDP), response(100, "Trying", "1 INVITE", "")),
+            (
+                "register-digest-tcp",
+                0,
+                [register("", 1), register(DIGEST, 2)].concat(),
+                [
+                    response(401, "Unauthorized", "1 REGISTER", "WWW-Authenticate: Digest realm=\"r\"\r\n"),
+                    response(200, "OK", "2 REGISTER", ""),
+                ]
+                .concat(),
+            ),
+            (
+                "srtp-invite",
+                1,
+                invite("v=0\r\nc=IN IP4 192.0.2.5\r\nm=audio 5004 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAAA\r\n"),
+                SDP.as_bytes().to_vec(),
+            ),
+            (
+                "compact-options",
+                0,
+                b"OPTIONS sip:[2001:db8::5]:5061 SIP/2.0\r\nv: SIP/2.0/TLS h\r\nf: sip:a@b;tag=9\r\ni: z@h\r\nl: 4\r\n\r\nabcd".to_vec(),
+                response(200, "OK", "7 OPTIONS", ""),
+            ),
+        ]
+    }
+
+    /// One fuzz input for `testkit::fuzzing::inspect_sip`: flags, client length, client, server.
+    fn fuzz_bytes(flags: u8, c: &[u8], s: &[u8]) -> Vec<u8> {
+        let mut v = vec![flags];
+        v.extend_from_slice(&u16::try_from(c.len()).unwrap().to_be_bytes());
+        v.extend_from_slice(c);
+        v.extend_from_slice(s);
+        v
+    }
+
+    /// Writes this module's test conversations as the seed corpus of the `inspect_sip` fuzz
+    /// target: `EXAUDIT_SEED_DIR=fuzz/corpus cargo test --lib inspect_sip_seeds -- --ignored`.
+    #[test]
+    #[ignore = "writes files; run by hand to regenerate the fuzz seeds"]
+    fn write_inspect_sip_seeds() {
+        let Ok(root) = std::env::var("EXAUDIT_SEED_DIR") else {
+            return;
+        };
+        let dir = std::path::Path::new(&root).join("inspect_sip");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, flags, c, s) in seeds() {
+            std::fs::write(dir.join(name), fuzz_bytes(flags, &c, &s)).unwrap();
+        }
+    }
+
+    /// The seeds also run here, so a change that breaks one is seen at once.
+    #[test]
+    fn inspect_sip_seeds_are_recognised() {
+        for (name, flags, c, s) in seeds() {
+            let (mine, _) = run_with(&c, &s, flags & 1 != 0);
+            assert!(mine || name.starts_with("near-miss"), "{name}");
+            crate::testkit::fuzzing::inspect_sip(&fuzz_bytes(flags, &c, &s));
+        }
+    }
+
     proptest! {
         #[test]
         fn any_bytes_stay_bounded(c in proptest::collection::vec(any::<u8>(), 0..800),
