@@ -383,6 +383,13 @@ fn credentials(value: &[u8]) -> Option<AuthSeen> {
     if scheme.eq_ignore_ascii_case(b"Basic") {
         let mut a = AuthSeen::new(Mechanism::Basic);
         a.clear_credentials = true;
+        // RFC 7617: base64 of `user:password`. The user is kept; the decoded buffer, password
+        // and all, is dropped here.
+        use base64::Engine;
+        let token = split_once(trim(params), b' ').0;
+        if let Ok(plain) = base64::engine::general_purpose::STANDARD.decode(token) {
+            a.user = nonempty(split_once(&plain, b':').0);
+        }
         return Some(a);
     }
     (!scheme.is_empty()).then(|| AuthSeen::new(Mechanism::Other))
