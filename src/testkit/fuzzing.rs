@@ -364,3 +364,79 @@ pub fn inspect_tls(data: &[u8]) {
         drop(serde_json::to_vec(&ev.auth));
     }
 }
+
+/// Splits fuzz bytes into an inspector's input: byte 0 holds flags (bit 0 UDP, bit 1
+/// mid-stream, bit 2 client cut, bit 3 server cut), bytes 1–2 the client length (big-endian),
+/// then the client bytes (as many as there are) and the server bytes (the rest).
+fn inspector_input(data: &[u8]) -> Option<crate::inspect::Input<'_>> {
+    let (&[flags, hi, lo], rest) = data.split_first_chunk::<3>()?;
+    let n = usize::from(u16::from_be_bytes([hi, lo])).min(rest.len());
+    let (client, server) = rest.split_at(n);
+    Some(crate::inspect::Input {
+        client,
+        server,
+        udp: flags & 1 != 0,
+        client_port: 49152,
+        server_port: 389,
+        midstream: flags & 2 != 0,
+        client_cut: flags & 4 != 0,
+        server_cut: flags & 8 != 0,
+    })
+}
+
+/// Serialises whatever detail an inspector left, so the serde code runs too.
+fn serialise_detail(ev: &crate::inspect::Evidence) {
+    use crate::inspect::Detail;
+    let _ = match &ev.detail {
+        Detail::Ldap(d) => serde_json::to_vec(d),
+        Detail::Kerberos(d) => serde_json::to_vec(d),
+        Detail::Sip(d) => serde_json::to_vec(d),
+        _ => Ok(Vec::new()),
+    };
+    let _ = serde_json::to_vec(&ev.auth);
+}
+
+/// The LDAP inspector on one flow's prefixes (split as `inspector_input` says), then the whole
+/// dispatcher on the same input; details are serialised.
+pub fn inspect_ldap(data: &[u8]) {
+    let Some(input) = inspector_input(data) else {
+        return;
+    };
+    let mut ev = crate::inspect::Evidence::default();
+    if crate::inspect::ldap::inspect(&input, &mut ev) {
+        serialise_detail(&ev);
+    }
+    serialise_detail(&crate::inspect::inspect(
+        &input,
+        Timestamp::from_parts(1_767_603_600, 0, 1),
+    ));
+}
+
+/// The Kerberos inspector on one flow's prefixes (split as `inspector_input` says), and
+/// `kerberos::ap_req_etype` on the client bytes as a security blob.
+pub fn inspect_kerberos(data: &[u8]) {
+    let Some(input) = inspector_input(data) else {
+        return;
+    };
+    let mut ev = crate::inspect::Evidence::default();
+    if crate::inspect::kerberos::inspect(&input, &mut ev) {
+        serialise_detail(&ev);
+    }
+    let _ = crate::inspect::kerberos::ap_req_etype(input.client);
+}
+
+/// The SIP inspector on one flow's prefixes (split as `inspector_input` says), and the SDP
+/// parser on the server bytes as a body.
+pub fn inspect_sip(data: &[u8]) {
+    let Some(input) = inspector_input(data) else {
+        return;
+    };
+    let mut ev = crate::inspect::Evidence::default();
+    if crate::inspect::sip::inspect(&input, &mut ev) {
+        serialise_detail(&ev);
+    }
+    if let Some(sdp) = crate::inspect::sip::sdp::parse(input.server) {
+        let _ = serde_json::to_vec(&sdp);
+        let _ = sdp.endpoints().count();
+    }
+}

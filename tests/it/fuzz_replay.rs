@@ -222,3 +222,63 @@ fn fuzz_regressions_inspect_tls_replay_without_panic() {
     );
     assert_replayed("regressions", "inspect_tls", n);
 }
+
+#[test]
+fn fuzz_corpus_inspect_ldap_replays_without_panic() {
+    let n = replay(
+        "corpus",
+        "inspect_ldap",
+        exaudit::testkit::fuzzing::inspect_ldap,
+    );
+    assert_replayed("corpus", "inspect_ldap", n);
+}
+
+#[test]
+fn fuzz_regressions_inspect_ldap_replay_without_panic() {
+    let n = replay(
+        "regressions",
+        "inspect_ldap",
+        exaudit::testkit::fuzzing::inspect_ldap,
+    );
+    assert_replayed("regressions", "inspect_ldap", n);
+}
+
+#[test]
+fn fuzz_corpus_inspect_kerberos_replays_without_panic() {
+    let n = replay(
+        "corpus",
+        "inspect_kerberos",
+        exaudit::testkit::fuzzing::inspect_kerberos,
+    );
+    assert_replayed("corpus", "inspect_kerberos", n);
+}
+
+#[test]
+fn fuzz_regressions_inspect_kerberos_replay_without_panic() {
+    let n = replay(
+        "regressions",
+        "inspect_kerberos",
+        exaudit::testkit::fuzzing::inspect_kerberos,
+    );
+    assert_replayed("regressions", "inspect_kerberos", n);
+}
+
+#[test]
+fn fuzz_corpus_inspect_sip_replays_without_panic() {
+    let n = replay(
+        "corpus",
+        "inspect_sip",
+        exaudit::testkit::fuzzing::inspect_sip,
+    );
+    assert_replayed("corpus", "inspect_sip", n);
+}
+
+#[test]
+fn fuzz_regressions_inspect_sip_replay_without_panic() {
+    let n = replay(
+        "regressions",
+        "inspect_sip",
+        exaudit::testkit::fuzzing::inspect_sip,
+    );
+    assert_replayed("regressions", "inspect_sip", n);
+}

@@ -17,6 +17,7 @@ mod fuzz_replay;
 mod inspect_bin;
 mod inspect_text;
 mod inspect_tls;
+mod inspect_dir;
 mod output;
 mod pcaps;
 mod props;
