@@ -247,8 +247,8 @@ pub fn demo() -> Capture {
         &dns_answer(0x5c1e, "edge01.contoso.com", [172, 16, 0, 4]),
     );
     gap(&mut cap, 15);
-    cap.udp(at(hub01, 60914), at(dc, 88), &kerberos(0x6c, 7, 310));
-    cap.udp(at(dc, 88), at(hub01, 60914), &kerberos(0x6d, 8, 1180));
+    cap.udp(at(hub01, 60914), at(dc, 88), &kerberos_tgs(7, false));
+    cap.udp(at(dc, 88), at(hub01, 60914), &kerberos_tgs(7, true));
     gap(&mut cap, 10);
     ldap_sasl(
         &mut cap,
@@ -653,9 +653,110 @@ fn dns_answer(id: u16, name: &str, a: [u8; 4]) -> Vec<u8> {
     .concat()
 }
 
-/// A Kerberos message: its application tag (0x6c TGS-REQ, 0x6d TGS-REP) around opaque content.
-fn kerberos(tag: u8, seed: u32, len: usize) -> Vec<u8> {
-    ber(tag, &ber(0x30, &opaque(seed, len)))
+/// A Kerberos service ticket exchange for LDAP on the domain controller: the TGS-REQ (AES256
+/// and AES128 asked for) or the TGS-REP (AES256), with opaque ciphertext.
+fn kerberos_tgs(seed: u32, reply: bool) -> Vec<u8> {
+    let int = |n: u8| ber(0x02, &[n]);
+    let string = |s: &str| ber(0x1b, s.as_bytes());
+    let principal = |ty: u8, names: &[&str]| {
+        ber(
+            0x30,
+            &[
+                ber(0xa0, &int(ty)),
+                ber(
+                    0xa1,
+                    &ber(
+                        0x30,
+                        &names.iter().map(|n| string(n)).collect::<Vec<_>>().concat(),
+                    ),
+                ),
+            ]
+            .concat(),
+        )
+    };
+    let encrypted = |etype: u8, seed: u32, len: usize| {
+        ber(
+            0x30,
+            &[
+                ber(0xa0, &int(etype)),
+                ber(0xa1, &int(2)),
+                ber(0xa2, &ber(0x04, &opaque(seed, len))),
+            ]
+            .concat(),
+        )
+    };
+    let realm = "CONTOSO.COM";
+    let service = principal(2, &["ldap", "dc01.contoso.com"]);
+    if reply {
+        // TGS-REP [APPLICATION 13]: the ticket and the reply both AES256 (etype 18).
+        let ticket = ber(
+            0x61,
+            &ber(
+                0x30,
+                &[
+                    ber(0xa0, &int(5)),
+                    ber(0xa1, &string(realm)),
+                    ber(0xa2, &service),
+                    ber(0xa3, &encrypted(18, seed, 900)),
+                ]
+                .concat(),
+            ),
+        );
+        ber(
+            0x6d,
+            &ber(
+                0x30,
+                &[
+                    ber(0xa0, &int(5)),
+                    ber(0xa1, &int(13)),
+                    ber(0xa3, &string(realm)),
+                    ber(0xa4, &principal(1, &["HUB01$"])),
+                    ber(0xa5, &ticket),
+                    ber(0xa6, &encrypted(18, seed ^ 1, 180)),
+                ]
+                .concat(),
+            ),
+        )
+    } else {
+        // TGS-REQ [APPLICATION 12]: the AP-REQ in the pre-authentication data is opaque.
+        let padata = ber(
+            0x30,
+            &ber(
+                0x30,
+                &[
+                    ber(0xa1, &int(1)),
+                    ber(0xa2, &ber(0x04, &ber(0x6e, &opaque(seed, 200)))),
+                ]
+                .concat(),
+            ),
+        );
+        let etypes = ber(0x30, &[int(18), int(17)].concat());
+        let body = ber(
+            0x30,
+            &[
+                ber(0xa0, &ber(0x03, &[0x00, 0x40, 0x81, 0x00, 0x00])),
+                ber(0xa2, &string(realm)),
+                ber(0xa3, &service),
+                ber(0xa5, &ber(0x18, b"20370913024805Z")),
+                ber(0xa7, &ber(0x02, &[0x12, 0x34, 0x56, 0x78])),
+                ber(0xa8, &etypes),
+            ]
+            .concat(),
+        );
+        ber(
+            0x6c,
+            &ber(
+                0x30,
+                &[
+                    ber(0xa1, &int(5)),
+                    ber(0xa2, &int(12)),
+                    ber(0xa3, &padata),
+                    ber(0xa4, &body),
+                ]
+                .concat(),
+            ),
+        )
+    }
 }
 
 /// An LDAP message: `SEQUENCE { messageID, protocolOp }`.
@@ -663,7 +764,8 @@ fn ldap_message(id: u8, op: &[u8]) -> Vec<u8> {
     ber(0x30, &[&[0x02, 0x01, id][..], op].concat())
 }
 
-/// An LDAP session bound with GSS-SPNEGO, then signed and sealed (SASL-wrapped) requests.
+/// An LDAP session bound with GSS-SPNEGO carrying Kerberos, then sealed requests and answers:
+/// each SASL buffer holds an RFC 4121 wrap token whose "sealed" flag is set.
 fn ldap_sasl(
     cap: &mut Capture,
     client: SocketAddr,
@@ -671,12 +773,31 @@ fn ldap_sasl(
     seed: u32,
     exchanges: &[(usize, usize)],
 ) {
-    // GSS-API initial token: the SPNEGO OID, then an opaque negTokenInit.
+    const KRB5: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02,
+    ];
+    // The Kerberos GSS-API token: the krb5 OID, AP-REQ token id, an opaque AP-REQ.
+    let krb_token = ber(
+        0x60,
+        &[KRB5, &[0x01, 0x00], &ber(0x6e, &opaque(seed, 160))].concat(),
+    );
+    // SPNEGO negTokenInit listing Kerberos, with the Kerberos token as its mechToken.
+    let neg_token_init = ber(
+        0xa0,
+        &ber(
+            0x30,
+            &[
+                ber(0xa0, &ber(0x30, KRB5)),
+                ber(0xa2, &ber(0x04, &krb_token)),
+            ]
+            .concat(),
+        ),
+    );
     let token = ber(
         0x60,
         &[
             &[0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x02][..],
-            &ber(0xa0, &opaque(seed, 180)),
+            &neg_token_init,
         ]
         .concat(),
     );
@@ -693,17 +814,29 @@ fn ldap_sasl(
         ]
         .concat(),
     );
-    let wrapped = |seed: u32, n: usize| {
-        let n32 = u32::try_from(n).expect("SASL buffer").to_be_bytes();
-        [&n32[..], &opaque(seed, n)].concat()
+    // A SASL buffer: its length, then a wrap token (RFC 4121 4.2.6.2): token id 05 04, flags
+    // (bit 0 sent by the acceptor, bit 1 sealed, bit 2 acceptor subkey), filler, EC, RRC, the
+    // sequence number, then the encrypted data.
+    let wrapped = |seed: u32, n: usize, from_server: bool| {
+        let flags = if from_server { 0x07 } else { 0x06 };
+        let token = [
+            &[0x05, 0x04, flags, 0xff, 0x00, 0x00, 0x00, 0x1c][..],
+            &u64::from(seed).to_be_bytes(),
+            &opaque(seed, n),
+        ]
+        .concat();
+        let n32 = u32::try_from(token.len())
+            .expect("SASL buffer")
+            .to_be_bytes();
+        [&n32[..], &token].concat()
     };
     let mut s = cap.tcp(client, server);
     s.handshake()
         .client_sends(&ldap_message(1, &bind))
         .server_sends(&ldap_message(1, &bound));
     for (i, &(up, down)) in (0u32..).zip(exchanges) {
-        s.client_sends(&wrapped(seed ^ (0x100 + i), up))
-            .server_sends(&wrapped(seed ^ (0x200 + i), down));
+        s.client_sends(&wrapped(seed ^ (0x100 + i), up, false))
+            .server_sends(&wrapped(seed ^ (0x200 + i), down, true));
     }
     s.close();
 }
