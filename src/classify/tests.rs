@@ -726,3 +726,30 @@ fn anonymous_access_counts_only_where_the_path_documents_authentication() {
     );
     assert!(!c.has(Code::AnonymousAccess), "{c:?}");
 }
+
+#[test]
+fn hub_to_edge_with_x_anonymoustls_is_encrypted_and_raises_nothing() {
+    let (cat, s) = (catalog(), site("\"2010\""));
+    let cap = smtp(
+        "10.1.0.10:50018",
+        "172.16.0.4:25",
+        b"250-edge01 Hello\r\n250-X-ANONYMOUSTLS\r\n250 SIZE 1000\r\n",
+        &[(b"X-ANONYMOUSTLS\r\n", b"220 2.0.0 SMTP server ready\r\n")],
+    );
+    let f = flows(&cap);
+    let ev = crate::inspect::inspect(&crate::inspect::input(&f[0]), f[0].start);
+    assert_eq!(ev.protection, Protection::AnonymousTls);
+    assert!(ev.upgrade.is_some_and(|u| u.anonymous));
+    let c = judged(&cap, &cat, Some(&s));
+    assert_eq!(path_id(&cat, &c).as_deref(), Some("t.smtp-hub-edge"));
+    assert!(c.findings.is_empty(), "{c:?}");
+    // Near miss: X-ANONYMOUSTLS offered and not taken: the mail crosses in clear.
+    let cap = smtp(
+        "10.1.0.10:50019",
+        "172.16.0.4:25",
+        b"250-edge01 Hello\r\n250-X-ANONYMOUSTLS\r\n250 SIZE 1000\r\n",
+        MAIL,
+    );
+    let c = judged(&cap, &cat, Some(&s));
+    assert!(c.has(Code::SmtpWithoutTls), "{c:?}");
+}
