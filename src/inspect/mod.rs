@@ -212,6 +212,8 @@ pub enum Mechanism {
     Login,
     CramMd5,
     DigestMd5,
+    /// POP3 APOP (an MD5 digest of the server's challenge and the password).
+    Apop,
     /// HTTP Basic.
     Basic,
     /// HTTP Digest.

@@ -223,8 +223,8 @@ impl<'a> Session<'a, '_> {
                 seen.outcome = Self::outcome(answer);
                 self.ev.push_auth(seen);
             } else if v(b"APOP") {
-                // RFC 1939 §7: APOP name digest, an MD5 challenge-response like CRAM-MD5.
-                let mut seen = AuthSeen::new(Mechanism::CramMd5);
+                // RFC 1939 §7: APOP name digest, an MD5 challenge-response.
+                let mut seen = AuthSeen::new(Mechanism::Apop);
                 let (name, _) = word(args);
                 seen.user = Some(name).filter(|n| !n.is_empty()).map(wire_text);
                 seen.outcome = Self::outcome(answer);
@@ -426,7 +426,7 @@ mod tests {
         .unwrap();
         assert!(pop(&ev).apop_offered);
         let a = &ev.auth[0];
-        assert_eq!(a.mechanism, Mechanism::CramMd5);
+        assert_eq!(a.mechanism, Mechanism::Apop);
         assert_eq!(a.user.as_deref(), Some("mrose"));
         assert!(!a.clear_credentials);
         assert_eq!(a.outcome, Outcome::Success);
