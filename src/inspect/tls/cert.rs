@@ -349,3 +349,44 @@ pub(super) fn summarize(der: &[u8], at: Timestamp) -> Cert {
         unreadable: false,
     }
 }
+
+/// One DER tag-length-value: its tag byte, its content and what follows it. Only the short and
+/// the 1- to 4-byte long length forms; anything else is not a certificate worth reading.
+fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = b.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at_checked(n)?;
+        (
+            bytes.iter().fold(0usize, |a, &x| (a << 8) | usize::from(x)),
+            rest,
+        )
+    };
+    let (content, after) = rest.split_at_checked(len)?;
+    Some((tag, content, after))
+}
+
+/// The subject of a certificate, read without parsing the rest of it: for the certificates of a
+/// chain beyond the server's own, only the subject is shown, and parsing each whole (extensions,
+/// key, fingerprint) cost several times more than the handshake around them.
+pub(super) fn subject(der: &[u8]) -> Option<String> {
+    use x509_parser::prelude::FromDer;
+    let (_, cert, _) = tlv(der).filter(|t| t.0 == 0x30)?;
+    let (_, tbs, _) = tlv(cert).filter(|t| t.0 == 0x30)?;
+    let mut rest = tbs;
+    // [0] version (optional), serial, signature, issuer, validity, then the subject.
+    if rest.first() == Some(&0xa0) {
+        rest = tlv(rest)?.2;
+    }
+    for _ in 0..4 {
+        rest = tlv(rest)?.2;
+    }
+    let (_, x) = X509Name::from_der(rest).ok()?;
+    Some(name(&x))
+}
