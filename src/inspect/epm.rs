@@ -68,6 +68,9 @@ const MAX_ENTRIES: usize = 512;
 const MAX_DSA_UNITS: usize = 2048;
 /// DUALSTRINGARRAYs taken from one response.
 const MAX_DSAS: usize = 4;
+/// 16-bit units the DUALSTRINGARRAY scan may examine per response: candidates that fail late
+/// cost up to [`MAX_DSA_UNITS`] each, and this keeps a hostile stub's scan linear.
+const MAX_SCAN_UNITS: usize = 256 * 1024;
 /// ept_lookup annotations hold at most 64 characters (C706 `ept_max_annotation_size`).
 const MAX_ANNOTATION: usize = 64;
 /// `ncacn_http` (MS-RPCH 2.1.1.1), skipped before the PDUs as the walker's inspector does.
@@ -1204,12 +1207,13 @@ struct StringBinding {
 /// wSecurityOffset ≤ N - 2, then N 16-bit units that hold at least one string binding of a
 /// known-range tower id and printable characters, terminated as MS-DCOM 2.2.19.1 says (a NUL
 /// after each string, another after the last one, and a NUL at the end of the security part).
-/// The scan is bounded by the stub and [`MAX_DSA_UNITS`]; a match moves the scan past it.
+/// The scan is bounded by the stub and [`MAX_SCAN_UNITS`]; a match moves the scan past it.
 fn dcom_answer(l: &mut Learned, op: Op, stub: &[u8], le: bool, at: At) -> usize {
     let mut found = 0;
     let mut o = 0usize;
-    while o < stub.len() && found < MAX_DSAS {
-        match dsa_at(stub, o, le) {
+    let mut budget = MAX_SCAN_UNITS;
+    while o < stub.len() && found < MAX_DSAS && budget > 0 {
+        match dsa_at(stub, o, le, &mut budget) {
             Some((end, bindings)) => {
                 found += 1;
                 for b in bindings {
@@ -1233,7 +1237,12 @@ fn unit(b: &[u8], at: usize, le: bool) -> Option<u16> {
 }
 
 /// A DUALSTRINGARRAY at `o`, NDR or NDR64: the end offset and its string bindings.
-fn dsa_at(stub: &[u8], o: usize, le: bool) -> Option<(usize, Vec<StringBinding>)> {
+fn dsa_at(
+    stub: &[u8],
+    o: usize,
+    le: bool,
+    budget: &mut usize,
+) -> Option<(usize, Vec<StringBinding>)> {
     let r = Ndr::new(stub, le, false);
     let n32 = r.u32_at(o)?;
     let n = usize::try_from(n32).ok()?;
@@ -1258,6 +1267,8 @@ fn dsa_at(stub: &[u8], o: usize, le: bool) -> Option<(usize, Vec<StringBinding>)
     if u(sec - 1)? != 0 || u(sec - 2)? != 0 || u(n - 1)? != 0 {
         return None;
     }
+    // Charged up front: the walk below reads at most `sec` units.
+    *budget = budget.saturating_sub(sec);
     let mut bindings = Vec::new();
     let mut i = 0usize;
     while i < sec - 1 {
