@@ -16,6 +16,7 @@ use serde::Serialize;
 
 pub mod auth;
 pub mod dcerpc;
+pub mod epm;
 pub mod http;
 pub mod imap;
 pub mod kerberos;

@@ -440,3 +440,17 @@ pub fn inspect_sip(data: &[u8]) {
         let _ = sdp.endpoints().count();
     }
 }
+
+/// The endpoint-mapper and DCOM reader on one flow's prefixes (split as `inspector_input`
+/// says; the UDP flag makes `learn` answer "not mine"), then its detail through `serde_json`
+/// and the endpoints through `Debug`.
+pub fn inspect_epm(data: &[u8]) {
+    let Some(input) = inspector_input(data) else {
+        return;
+    };
+    if let Some(l) = crate::inspect::epm::learn(&input) {
+        let _ = serde_json::to_vec(&l.epm);
+        let _ = format!("{:?}", l.endpoints);
+        assert!(l.endpoints.len() <= crate::inspect::epm::MAX_ENDPOINTS);
+    }
+}

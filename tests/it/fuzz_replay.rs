@@ -282,3 +282,23 @@ fn fuzz_regressions_inspect_sip_replay_without_panic() {
     );
     assert_replayed("regressions", "inspect_sip", n);
 }
+
+#[test]
+fn fuzz_corpus_inspect_epm_replays_without_panic() {
+    let n = replay(
+        "corpus",
+        "inspect_epm",
+        exaudit::testkit::fuzzing::inspect_epm,
+    );
+    assert_replayed("corpus", "inspect_epm", n);
+}
+
+#[test]
+fn fuzz_regressions_inspect_epm_replay_without_panic() {
+    let n = replay(
+        "regressions",
+        "inspect_epm",
+        exaudit::testkit::fuzzing::inspect_epm,
+    );
+    assert_replayed("regressions", "inspect_epm", n);
+}

@@ -16,6 +16,7 @@ mod common;
 mod fuzz_replay;
 mod inspect_bin;
 mod inspect_dir;
+mod inspect_epm;
 mod inspect_text;
 mod inspect_tls;
 mod output;
