@@ -11,9 +11,11 @@
 
 use serde::Serialize;
 
-use super::line::{Lines, Offer, Sasl, Step, is_token, push_capped, starts_ci, trim, word};
+use super::line::{
+    Lines, Offer, Sasl, Step, is_token, push_capped, read_whole, starts_ci, trim, word,
+};
 use super::smtp::UpgradeResult;
-use super::{AuthSeen, Evidence, Input, Mechanism, Outcome, Protection, Service, Upgrade};
+use super::{AuthSeen, Evidence, Input, Mechanism, Outcome, Service};
 use super::{Detail, wire_text};
 
 /// Most capabilities kept (servers list 10 to 40).
@@ -335,23 +337,14 @@ impl<'a> Session<'a, '_> {
                 self.clear = true;
             }
             if verb.eq_ignore_ascii_case(b"STARTTLS") {
-                let result = match self.completion(tag, |_, _| true) {
-                    Some((Status::Ok, server_at)) => {
-                        self.ev.upgrade = Some(Upgrade {
-                            client_at: cmd.end,
-                            server_at,
-                            anonymous: false,
-                        });
-                        UpgradeResult::Accepted
-                    }
-                    Some(_) => UpgradeResult::Refused,
-                    None => UpgradeResult::Unanswered,
-                };
+                let answer = self
+                    .completion(tag, |_, _| true)
+                    .map(|(status, end)| (status == Status::Ok).then_some(end));
+                let result = UpgradeResult::settle(self.ev, answer, cmd.end, false);
                 self.imap.starttls = Some(result);
                 if result != UpgradeResult::Refused {
                     return;
                 }
-                self.ev.facts.add(super::Fact::StarttlsRefused);
             } else if verb.eq_ignore_ascii_case(b"LOGIN") {
                 // RFC 9051 §6.2.3: LOGIN SP userid SP password.
                 let user = astring(&mut args, &mut self.cl);
@@ -411,14 +404,9 @@ pub fn inspect(input: &Input<'_>, ev: &mut Evidence) -> bool {
         logout: false,
     };
     s.run();
-    let whole = !s.lost && !input.client_cut && !input.client.is_empty() && s.cl.rest().is_empty();
+    let clear = s.clear || s.logout || read_whole(input, &s.cl, s.lost);
     let imap = std::mem::take(&mut s.imap);
-    s.ev.protection = match imap.starttls {
-        Some(UpgradeResult::Accepted) => Protection::Starttls,
-        Some(UpgradeResult::Unanswered) => Protection::UpgradeUnconfirmed,
-        _ if s.clear || s.logout || whole => Protection::Clear,
-        _ => Protection::Unknown,
-    };
+    s.ev.protection = UpgradeResult::protection(imap.starttls, clear);
     s.ev.detail = Detail::Imap(Box::new(imap));
     true
 }
@@ -432,6 +420,7 @@ mod tests {
         ntlm_negotiate, render, write_seeds,
     };
     use super::*;
+    use crate::inspect::Protection;
     use crate::inspect::{Fact, MAX_AUTH};
 
     const GREETING: &str = "* OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR STARTTLS AUTH=PLAIN \

@@ -11,7 +11,11 @@
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
-use crate::inspect::{AuthSeen, Evidence, Fact, Mechanism, Outcome, auth, wire_text};
+use serde::Serialize;
+
+use crate::inspect::{
+    AuthSeen, Evidence, Fact, Input, Mechanism, Outcome, Protection, Upgrade, auth, wire_text,
+};
 
 /// Longest line looked at, in bytes. A longer line is read to its end, but only this much of it
 /// is handed out: RFC 5321 §4.5.3.1.6 limits SMTP text lines to 1000 bytes, and HTTP servers
@@ -21,6 +25,64 @@ pub(crate) const MAX_LINE: usize = 8192;
 /// Most lines read from one direction. A payload prefix of a few KiB holds far fewer; the cap
 /// bounds the work when the prefix is configured large.
 pub(crate) const MAX_LINES: usize = 2048;
+
+/// What became of a request to switch to TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpgradeResult {
+    /// The server said yes (SMTP 220, IMAP tagged OK, POP3 +OK).
+    Accepted,
+    /// The server said no.
+    Refused,
+    /// The answer is not in the prefix.
+    Unanswered,
+}
+
+impl UpgradeResult {
+    /// Records the server's answer to STARTTLS, STLS or X-ANONYMOUSTLS sent in the client line
+    /// ending at `client_at`: `None` when the answer is not in the prefix, `Some(None)` for a
+    /// refusal, `Some(Some(end))` for a yes whose line ends at `end`, where TLS starts. A yes
+    /// sets the evidence's upgrade offsets; a no is a `StarttlsRefused` fact.
+    pub(crate) fn settle(
+        ev: &mut Evidence,
+        answer: Option<Option<usize>>,
+        client_at: usize,
+        anonymous: bool,
+    ) -> UpgradeResult {
+        match answer {
+            Some(Some(server_at)) => {
+                ev.upgrade = Some(Upgrade {
+                    client_at,
+                    server_at,
+                    anonymous,
+                });
+                UpgradeResult::Accepted
+            }
+            Some(None) => {
+                ev.facts.add(Fact::StarttlsRefused);
+                UpgradeResult::Refused
+            }
+            None => UpgradeResult::Unanswered,
+        }
+    }
+
+    /// The protection a clear-text dialogue ends with: the upgrade's, or clear text where the
+    /// dialogue was seen to run in clear (`clear`), or unknown.
+    pub(crate) fn protection(result: Option<UpgradeResult>, clear: bool) -> Protection {
+        match result {
+            Some(UpgradeResult::Accepted) => Protection::Starttls,
+            Some(UpgradeResult::Unanswered) => Protection::UpgradeUnconfirmed,
+            _ if clear => Protection::Clear,
+            _ => Protection::Unknown,
+        }
+    }
+}
+
+/// Whether the client's whole side was read as the protocol: it is all in the prefix, nothing
+/// stopped the reading (`lost`), and no line was left unfinished.
+pub(crate) fn read_whole(input: &Input<'_>, client: &Lines<'_>, lost: bool) -> bool {
+    !lost && !input.client_cut && !input.client.is_empty() && client.rest().is_empty()
+}
 
 /// One line of a direction's bytes.
 #[derive(Clone, Copy, Debug)]

@@ -10,10 +10,12 @@
 
 use serde::Serialize;
 
-use super::line::{Lines, Offer, Sasl, Step, is_token, push_capped, starts_ci, trim, word};
+use super::line::{
+    Lines, Offer, Sasl, Step, is_token, push_capped, read_whole, starts_ci, trim, word,
+};
 use super::smtp::UpgradeResult;
-use super::{AuthSeen, Detail, Evidence, Fact, Input, Mechanism, Outcome, Protection, Service};
-use super::{Upgrade, wire_text};
+use super::wire_text;
+use super::{AuthSeen, Detail, Evidence, Input, Mechanism, Outcome, Service};
 
 /// Most capability lines kept (servers list about ten).
 const MAX_CAPABILITIES: usize = 24;
@@ -192,23 +194,12 @@ impl<'a> Session<'a, '_> {
             };
             let ok = matches!(answer, Some((Status::Ok, ..)));
             if v(b"STLS") {
-                let result = match answer {
-                    Some((Status::Ok, _, server_at)) => {
-                        self.ev.upgrade = Some(Upgrade {
-                            client_at: cmd.end,
-                            server_at,
-                            anonymous: false,
-                        });
-                        UpgradeResult::Accepted
-                    }
-                    Some(_) => UpgradeResult::Refused,
-                    None => UpgradeResult::Unanswered,
-                };
+                let answer = answer.map(|(status, _, end)| (status == Status::Ok).then_some(end));
+                let result = UpgradeResult::settle(self.ev, answer, cmd.end, false);
                 self.pop.stls = Some(result);
                 if result != UpgradeResult::Refused {
                     return;
                 }
-                self.ev.facts.add(Fact::StarttlsRefused);
             } else if v(b"CAPA") {
                 if ok {
                     self.lines(Self::capability);
@@ -296,15 +287,9 @@ pub fn inspect(input: &Input<'_>, ev: &mut Evidence) -> bool {
         user: None,
     };
     s.run();
-    let whole =
-        !s.lost && !s.input.client_cut && !s.input.client.is_empty() && s.cl.rest().is_empty();
+    let clear = s.clear || s.quit || read_whole(s.input, &s.cl, s.lost);
     let pop = std::mem::take(&mut s.pop);
-    s.ev.protection = match pop.stls {
-        Some(UpgradeResult::Accepted) => Protection::Starttls,
-        Some(UpgradeResult::Unanswered) => Protection::UpgradeUnconfirmed,
-        _ if s.clear || s.quit || whole => Protection::Clear,
-        _ => Protection::Unknown,
-    };
+    s.ev.protection = UpgradeResult::protection(pop.stls, clear);
     s.ev.detail = Detail::Pop3(Box::new(pop));
     true
 }
@@ -319,6 +304,7 @@ mod tests {
     };
     use super::*;
     use crate::inspect::MAX_AUTH;
+    use crate::inspect::{Fact, Protection};
 
     const GREETING: &str = "+OK The Microsoft Exchange POP3 service is ready.\r\n";
     const CAPA: &str = "+OK\r\nTOP\r\nUIDL\r\nSASL NTLM GSSAPI PLAIN\r\nSTLS\r\nUSER\r\n.\r\n";

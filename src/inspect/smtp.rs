@@ -12,8 +12,8 @@
 
 use serde::Serialize;
 
-use super::line::{Lines, Offer, Sasl, Step, is_token, push_capped, trim, word};
-use super::{Evidence, Fact, Input, Outcome, Protection, Service, Upgrade, wire_text};
+use super::line::{Lines, Offer, Sasl, Step, is_token, push_capped, read_whole, trim, word};
+use super::{Evidence, Fact, Input, Outcome, Protection, Service, wire_text};
 
 /// Most capability lines kept from the EHLO answers (Exchange offers about 15).
 const MAX_CAPABILITIES: usize = 24;
@@ -22,17 +22,7 @@ const MAX_MECHANISMS: usize = 12;
 /// How much of the greeting is searched for the word "SMTP" when the client said nothing SMTP.
 const BANNER_PROBE: usize = 512;
 
-/// What became of a request to switch to TLS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum UpgradeResult {
-    /// The server said yes (SMTP 220, IMAP tagged OK, POP3 +OK).
-    Accepted,
-    /// The server said no.
-    Refused,
-    /// The answer is not in the prefix.
-    Unanswered,
-}
+pub use super::line::UpgradeResult;
 
 /// What the SMTP conversation showed. Field names follow Zeek's smtp.log where it has one.
 #[derive(Debug, Default, Serialize)]
@@ -304,25 +294,12 @@ impl<'a> Dialogue<'a, '_> {
 
     /// STARTTLS or X-ANONYMOUSTLS. Returns whether the dialogue goes on in clear.
     fn upgrade(&mut self, client_at: usize, anonymous: bool) -> bool {
-        let result = match self.reply() {
-            Some(r) if r.code == 220 => {
-                self.ev.upgrade = Some(Upgrade {
-                    client_at,
-                    server_at: r.end,
-                    anonymous,
-                });
-                UpgradeResult::Accepted
-            }
-            Some(_) => UpgradeResult::Refused,
-            None => UpgradeResult::Unanswered,
-        };
+        let answer = self.reply().map(|r| (r.code == 220).then_some(r.end));
+        let result = UpgradeResult::settle(self.ev, answer, client_at, anonymous);
         if anonymous {
             self.smtp.anonymous_tls = Some(result);
         } else {
             self.smtp.starttls = Some(result);
-        }
-        if result == UpgradeResult::Refused {
-            self.ev.facts.add(Fact::StarttlsRefused);
         }
         result == UpgradeResult::Refused
     }
@@ -500,22 +477,16 @@ pub fn inspect(input: &Input<'_>, ev: &mut Evidence) -> bool {
     d.run();
     let smtp = std::mem::take(&mut d.smtp);
     let ev = d.ev;
+    // Ran in clear: a transaction or QUIT was seen, or the whole client side was read as SMTP
+    // and nothing switched.
+    let clear = d.clear || d.quit || read_whole(d.input, &d.cl, d.lost);
     ev.protection = match (smtp.starttls, smtp.anonymous_tls) {
         (_, Some(UpgradeResult::Accepted)) => Protection::AnonymousTls,
         (Some(UpgradeResult::Accepted), _) => Protection::Starttls,
         (Some(UpgradeResult::Unanswered), _) | (_, Some(UpgradeResult::Unanswered)) => {
             Protection::UpgradeUnconfirmed
         }
-        // The whole client side was read as SMTP and nothing switched: all of it ran in clear.
-        _ if d.clear || d.quit => Protection::Clear,
-        _ if !d.lost
-            && !d.input.client_cut
-            && !d.input.client.is_empty()
-            && d.cl.rest().is_empty() =>
-        {
-            Protection::Clear
-        }
-        _ => Protection::Unknown,
+        _ => UpgradeResult::protection(None, clear),
     };
     ev.detail = super::Detail::Smtp(Box::new(smtp));
     true
