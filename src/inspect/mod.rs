@@ -455,7 +455,10 @@ impl Evidence {
     /// from whichever protocol carried it. Returns the mechanism it names.
     pub fn security_blob(&mut self, blob: &[u8]) -> Option<Mechanism> {
         let mech = auth::mechanism(blob)?;
-        if let Some(n) = auth::ntlm(blob) {
+        // Only an NTLM blob holds an NTLM message: the others are not searched twice.
+        if mech == Mechanism::Ntlm
+            && let Some(n) = auth::ntlm(blob)
+        {
             if n.version == Some(auth::NtlmVersion::V1) {
                 self.facts.add(Fact::NtlmV1);
             }
