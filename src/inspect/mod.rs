@@ -423,10 +423,44 @@ pub enum Detail {
     Sip(Box<sip::Sip>),
 }
 
+/// How much of a flow's payload the inspectors had to read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Payload {
+    /// No payload in either direction.
+    #[default]
+    None,
+    /// Each direction from its first byte to where it ended.
+    Complete,
+    /// A direction stops early: the prefix size, the snaplen, a hole, or the memory budget.
+    Cut,
+}
+
+impl Payload {
+    pub fn of(input: &Input<'_>) -> Payload {
+        if input.client.is_empty() && input.server.is_empty() {
+            Payload::None
+        } else if input.client_cut || input.server_cut {
+            Payload::Cut
+        } else {
+            Payload::Complete
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Payload::None => "none",
+            Payload::Complete => "complete",
+            Payload::Cut => "cut",
+        }
+    }
+}
+
 /// Everything the payload said about one flow.
 #[derive(Debug, Default)]
 pub struct Evidence {
     pub service: Option<Service>,
+    /// What the inspectors had to read.
+    pub payload: Payload,
     pub protection: Protection,
     pub auth: Vec<AuthSeen>,
     /// Authentications seen beyond [`MAX_AUTH`].
@@ -495,8 +529,11 @@ pub fn input(rec: &crate::flow::FlowRecord) -> Input<'_> {
 /// Reads a flow's payload and gathers its evidence. `at` is the flow's start (certificate
 /// validity is judged at capture time, never at the clock's).
 pub fn inspect(input: &Input<'_>, at: crate::time::Timestamp) -> Evidence {
-    let mut ev = Evidence::default();
-    if input.client.is_empty() && input.server.is_empty() {
+    let mut ev = Evidence {
+        payload: Payload::of(input),
+        ..Evidence::default()
+    };
+    if ev.payload == Payload::None {
         return ev;
     }
     if tls::looks_like(input.client) {

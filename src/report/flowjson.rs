@@ -138,7 +138,7 @@ impl FlowWriter {
     ) {
         write_head(buf, rec, community_id);
         self.write_verdict(buf, cls, catalog);
-        self.write_evidence(buf, rec, cls, ev, catalog);
+        self.write_evidence(buf, cls, ev, catalog);
         buf.push(b'}');
     }
 
@@ -189,7 +189,6 @@ impl FlowWriter {
     fn write_evidence(
         &mut self,
         buf: &mut Vec<u8>,
-        rec: &FlowRecord,
         cls: &Classification,
         ev: &Evidence,
         catalog: &Catalog,
@@ -200,17 +199,7 @@ impl FlowWriter {
             None => buf.extend_from_slice(b"null"),
         }
         key(buf, "payload");
-        let input = crate::inspect::input(rec);
-        string(
-            buf,
-            if input.client.is_empty() && input.server.is_empty() {
-                "none"
-            } else if input.client_cut || input.server_cut {
-                "cut"
-            } else {
-                "complete"
-            },
-        );
+        string(buf, ev.payload.as_str());
         if self.expected.len() != catalog.paths.len() {
             self.expected = catalog.paths.iter().map(expected_json).collect();
         }
