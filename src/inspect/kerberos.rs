@@ -1051,15 +1051,6 @@ mod tests {
         ]
     }
 
-    /// One fuzz input for `testkit::fuzzing::inspect_kerberos`: flags, client length, client, server.
-    fn fuzz_bytes(flags: u8, c: &[u8], s: &[u8]) -> Vec<u8> {
-        let mut v = vec![flags];
-        v.extend_from_slice(&u16::try_from(c.len()).unwrap().to_be_bytes());
-        v.extend_from_slice(c);
-        v.extend_from_slice(s);
-        v
-    }
-
     /// Writes this module's test conversations as the seed corpus of the `inspect_kerberos` fuzz
     /// target: `EXAUDIT_SEED_DIR=fuzz/corpus cargo test --lib inspect_kerberos_seeds -- --ignored`.
     #[test]
@@ -1071,7 +1062,7 @@ mod tests {
         let dir = std::path::Path::new(&root).join("inspect_kerberos");
         std::fs::create_dir_all(&dir).unwrap();
         for (name, flags, c, s) in seeds() {
-            std::fs::write(dir.join(name), fuzz_bytes(flags, &c, &s)).unwrap();
+            std::fs::write(dir.join(name), crate::testkit::fuzzing::seed(flags, &c, &s)).unwrap();
         }
     }
 
@@ -1081,7 +1072,9 @@ mod tests {
         for (name, flags, c, s) in seeds() {
             let (mine, _) = run(&c, &s, flags & 1 != 0);
             assert!(mine || name.starts_with("near-miss"), "{name}");
-            crate::testkit::fuzzing::inspect_kerberos(&fuzz_bytes(flags, &c, &s));
+            crate::testkit::fuzzing::inspect_kerberos(&crate::testkit::fuzzing::seed(
+                flags, &c, &s,
+            ));
         }
     }
 

@@ -822,15 +822,6 @@ a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaV
         ]
     }
 
-    /// One fuzz input for `testkit::fuzzing::inspect_sip`: flags, client length, client, server.
-    fn fuzz_bytes(flags: u8, c: &[u8], s: &[u8]) -> Vec<u8> {
-        let mut v = vec![flags];
-        v.extend_from_slice(&u16::try_from(c.len()).unwrap().to_be_bytes());
-        v.extend_from_slice(c);
-        v.extend_from_slice(s);
-        v
-    }
-
     /// Writes this module's test conversations as the seed corpus of the `inspect_sip` fuzz
     /// target: `EXAUDIT_SEED_DIR=fuzz/corpus cargo test --lib inspect_sip_seeds -- --ignored`.
     #[test]
@@ -842,7 +833,7 @@ a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaV
         let dir = std::path::Path::new(&root).join("inspect_sip");
         std::fs::create_dir_all(&dir).unwrap();
         for (name, flags, c, s) in seeds() {
-            std::fs::write(dir.join(name), fuzz_bytes(flags, &c, &s)).unwrap();
+            std::fs::write(dir.join(name), crate::testkit::fuzzing::seed(flags, &c, &s)).unwrap();
         }
     }
 
@@ -852,7 +843,7 @@ a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaV
         for (name, flags, c, s) in seeds() {
             let (mine, _) = run_with(&c, &s, flags & 1 != 0);
             assert!(mine || name.starts_with("near-miss"), "{name}");
-            crate::testkit::fuzzing::inspect_sip(&fuzz_bytes(flags, &c, &s));
+            crate::testkit::fuzzing::inspect_sip(&crate::testkit::fuzzing::seed(flags, &c, &s));
         }
     }
 

@@ -183,39 +183,77 @@ pub fn rules(data: &[u8]) {
     }
 }
 
-/// The conversation the DCE/RPC and SMB targets read: `[flags, len_hi, len_lo, client…,
-/// server…]`. Flags bit 0 marks the flow mid-stream, bit 1 the client prefix cut, bit 2 the
-/// server prefix cut; the client takes `len` bytes (or what is left), the server the rest.
-fn split_conversation(data: &[u8]) -> crate::inspect::Input<'_> {
-    let (flags, len, rest) = match data {
-        [f, hi, lo, rest @ ..] => (*f, usize::from(u16::from_be_bytes([*hi, *lo])), rest),
-        _ => (0, 0, data),
-    };
-    let (client, server) = rest.split_at(len.min(rest.len()));
+/// The framing every inspector target reads: `[flags, len_hi, len_lo, client…, server…]`. The
+/// client takes `len` bytes (or what is left), the server the rest; what the flag bits mean is
+/// each target's own. `None` for fewer than three bytes.
+fn conversation(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&[flags, hi, lo], rest) = data.split_first_chunk::<3>()?;
+    let len = usize::from(u16::from_be_bytes([hi, lo])).min(rest.len());
+    let (client, server) = rest.split_at(len);
+    Some((flags, client, server))
+}
+
+/// Builds a [`conversation`] from its parts: the seed corpora are written with it.
+pub fn seed(flags: u8, client: &[u8], server: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(client.len()).unwrap_or(u16::MAX);
+    [&[flags][..], &len.to_be_bytes(), client, server].concat()
+}
+
+/// The inspector's input for a [`conversation`]; flag bits `(udp, midstream, client cut, server
+/// cut)` say which bit means what for the target.
+fn input_of<'a>(
+    (flags, client, server): (u8, &'a [u8], &'a [u8]),
+    [udp, midstream, client_cut, server_cut]: [u8; 4],
+    server_port: u16,
+) -> crate::inspect::Input<'a> {
     crate::inspect::Input {
         client,
         server,
-        udp: false,
+        udp: flags & udp != 0,
         client_port: 49152,
-        server_port: 135,
-        midstream: flags & 1 != 0,
-        client_cut: flags & 2 != 0,
-        server_cut: flags & 4 != 0,
+        server_port,
+        midstream: flags & midstream != 0,
+        client_cut: flags & client_cut != 0,
+        server_cut: flags & server_cut != 0,
     }
 }
 
-/// The DCE/RPC inspector on one conversation (see `split_conversation`), then its detail through
-/// serde_json and the evidence through `Debug`; and every PDU view on both sides.
+/// Serialises an inspector's findings, whichever protocol they are about, so that the
+/// formatting code runs too, and formats the evidence through `Debug`.
+fn serialise(ev: &crate::inspect::Evidence) {
+    use crate::inspect::Detail;
+    let _ = match &ev.detail {
+        Detail::None => Ok(Vec::new()),
+        Detail::Smtp(d) => serde_json::to_vec(d),
+        Detail::Imap(d) => serde_json::to_vec(d),
+        Detail::Pop3(d) => serde_json::to_vec(d),
+        Detail::Http(d) => serde_json::to_vec(d),
+        Detail::Ldap(d) => serde_json::to_vec(d),
+        Detail::Kerberos(d) => serde_json::to_vec(d),
+        Detail::Smb(d) => serde_json::to_vec(d),
+        Detail::DceRpc(d) => serde_json::to_vec(d),
+        Detail::Sip(d) => serde_json::to_vec(d),
+    };
+    let _ = serde_json::to_vec(&ev.auth);
+    let _ = serde_json::to_vec(&ev.ntlm);
+    let _ = serde_json::to_vec(&ev.tls);
+    drop(format!("{ev:?}"));
+}
+
+/// The DCE/RPC and SMB targets' flag bits: 0 mid-stream, 1 client cut, 2 server cut.
+const BINARY_FLAGS: [u8; 4] = [0, 1, 2, 4];
+
+/// The DCE/RPC inspector on one [`conversation`] ([`BINARY_FLAGS`]), then [`serialise`]; and
+/// every PDU view on both sides.
 pub fn inspect_dcerpc(data: &[u8]) {
-    use crate::inspect::{Detail, Evidence, dcerpc};
-    let input = split_conversation(data);
+    use crate::inspect::{Evidence, dcerpc};
+    let Some(c) = conversation(data) else {
+        return;
+    };
+    let input = input_of(c, BINARY_FLAGS, 135);
     let mut ev = Evidence::default();
     if dcerpc::inspect(&input, &mut ev) {
-        if let Detail::DceRpc(d) = &ev.detail {
-            drop(serde_json::to_vec(d));
-        }
-        drop(serde_json::to_vec(&ev.auth));
-        drop(format!("{ev:?}"));
+        serialise(&ev);
     }
     for side in [input.client, input.server] {
         for p in dcerpc::pdus(side) {
@@ -225,99 +263,55 @@ pub fn inspect_dcerpc(data: &[u8]) {
     }
 }
 
-/// The SMB inspector on one conversation (see `split_conversation`), then its detail through
-/// serde_json and the evidence through `Debug`.
+/// The SMB inspector on one [`conversation`] ([`BINARY_FLAGS`]), then [`serialise`].
 pub fn inspect_smb(data: &[u8]) {
-    use crate::inspect::{Detail, Evidence, smb};
-    let mut input = split_conversation(data);
-    input.server_port = 445;
-    let mut ev = Evidence::default();
-    if smb::inspect(&input, &mut ev) {
-        if let Detail::Smb(d) = &ev.detail {
-            drop(serde_json::to_vec(d));
-        }
-        drop(serde_json::to_vec(&ev.auth));
-        drop(format!("{ev:?}"));
+    let Some(c) = conversation(data) else {
+        return;
+    };
+    let mut ev = crate::inspect::Evidence::default();
+    if crate::inspect::smb::inspect(&input_of(c, BINARY_FLAGS, 445), &mut ev) {
+        serialise(&ev);
     }
 }
 
-/// The clear-text inspectors' input: `[flags, len_hi, len_lo, bytes…]`. The first `len` bytes
-/// (or what is left) are the client's, the rest the server's. Flag bits: 0 client cut, 1 server
-/// cut, 2 mid-stream, 3 UDP, 4 server port 110 (POP3's, which breaks one tie) instead of 25.
-fn text_input(data: &[u8]) -> Option<crate::inspect::Input<'_>> {
-    let (&[flags, hi, lo], rest) = data.split_first_chunk::<3>()?;
-    let len = usize::from(u16::from_be_bytes([hi, lo])).min(rest.len());
-    let (client, server) = rest.split_at(len);
-    Some(crate::inspect::Input {
-        client,
-        server,
-        udp: flags & 0x08 != 0,
-        client_port: 50_000,
-        server_port: if flags & 0x10 != 0 { 110 } else { 25 },
-        midstream: flags & 0x04 != 0,
-        client_cut: flags & 0x01 != 0,
-        server_cut: flags & 0x02 != 0,
-    })
-}
-
-/// Builds a [`text_input`] from its parts (for seed corpora).
-pub fn text_seed(flags: u8, client: &[u8], server: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(client.len()).unwrap_or(u16::MAX);
-    let mut out = vec![flags];
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(client);
-    out.extend_from_slice(server);
-    out
-}
-
-/// Runs one clear-text inspector on [`text_input`] bytes, then serialises what it found so that
-/// the formatting runs too.
+/// Runs one clear-text inspector on a [`conversation`], then [`serialise`]. Flag bits: 0 client
+/// cut, 1 server cut, 2 mid-stream, 3 UDP, 4 server port 110 (POP3's, which breaks one tie)
+/// instead of 25.
 fn text_inspector(
     data: &[u8],
     run: fn(&crate::inspect::Input<'_>, &mut crate::inspect::Evidence) -> bool,
 ) {
-    use crate::inspect::Detail;
-    let Some(input) = text_input(data) else {
+    let Some(c) = conversation(data) else {
         return;
     };
+    let port = if c.0 & 0x10 != 0 { 110 } else { 25 };
     let mut ev = crate::inspect::Evidence::default();
-    if !run(&input, &mut ev) {
-        return;
+    if run(&input_of(c, [0x08, 0x04, 0x01, 0x02], port), &mut ev) {
+        serialise(&ev);
     }
-    let _ = serde_json::to_vec(&ev.auth);
-    let _ = serde_json::to_vec(&ev.ntlm);
-    let _ = match &ev.detail {
-        Detail::Smtp(d) => serde_json::to_vec(d),
-        Detail::Imap(d) => serde_json::to_vec(d),
-        Detail::Pop3(d) => serde_json::to_vec(d),
-        Detail::Http(d) => serde_json::to_vec(d),
-        _ => Ok(Vec::new()),
-    };
-    drop(format!("{ev:?}"));
 }
 
-/// SMTP: `inspect::smtp::inspect` on [`text_input`] bytes.
+/// SMTP: `inspect::smtp::inspect` on a [`conversation`].
 pub fn inspect_smtp(data: &[u8]) {
     text_inspector(data, crate::inspect::smtp::inspect);
 }
 
-/// IMAP: `inspect::imap::inspect` on [`text_input`] bytes.
+/// IMAP: `inspect::imap::inspect` on a [`conversation`].
 pub fn inspect_imap(data: &[u8]) {
     text_inspector(data, crate::inspect::imap::inspect);
 }
 
-/// POP3: `inspect::pop3::inspect` on [`text_input`] bytes.
+/// POP3: `inspect::pop3::inspect` on a [`conversation`].
 pub fn inspect_pop3(data: &[u8]) {
     text_inspector(data, crate::inspect::pop3::inspect);
 }
 
-/// HTTP: `inspect::http::inspect` on [`text_input`] bytes.
+/// HTTP: `inspect::http::inspect` on a [`conversation`].
 pub fn inspect_http(data: &[u8]) {
     text_inspector(data, crate::inspect::http::inspect);
 }
 
-/// The TLS inspector on one flow's two directions. `data` is `[flags, len_hi, len_lo, bytes…]`:
-/// the first `len` bytes (or all there are) are the client's, the rest the server's. Flag bit 0
+/// The TLS inspector on one [`conversation`]. Flag bit 0
 /// sends the flow through the whole dispatcher (`inspect::inspect`) instead of `tls::parse` and
 /// `tls::apply`; bit 1 makes `apply` see an upgrade (bit 4: X-ANONYMOUSTLS); bits 2–3 pick the
 /// capture time certificate validity is judged at (the epoch, 2027, year 10000, the largest
@@ -325,11 +319,9 @@ pub fn inspect_http(data: &[u8]) {
 /// formatting runs too.
 pub fn inspect_tls(data: &[u8]) {
     use crate::inspect::{self, Evidence, Input, Protection, Upgrade, tls};
-    let Some((&[flags, hi, lo], rest)) = data.split_first_chunk::<3>() else {
+    let Some((flags, client, server)) = conversation(data) else {
         return;
     };
-    let split = usize::from(u16::from_be_bytes([hi, lo])).min(rest.len());
-    let (client, server) = rest.split_at(split);
     let at = match (flags >> 2) & 3 {
         0 => Timestamp::ZERO,
         1 => Timestamp::from_parts(1_811_808_000, 0, 1),
@@ -365,35 +357,13 @@ pub fn inspect_tls(data: &[u8]) {
     }
 }
 
-/// Splits fuzz bytes into an inspector's input: byte 0 holds flags (bit 0 UDP, bit 1
-/// mid-stream, bit 2 client cut, bit 3 server cut), bytes 1–2 the client length (big-endian),
-/// then the client bytes (as many as there are) and the server bytes (the rest).
-fn inspector_input(data: &[u8]) -> Option<crate::inspect::Input<'_>> {
-    let (&[flags, hi, lo], rest) = data.split_first_chunk::<3>()?;
-    let n = usize::from(u16::from_be_bytes([hi, lo])).min(rest.len());
-    let (client, server) = rest.split_at(n);
-    Some(crate::inspect::Input {
-        client,
-        server,
-        udp: flags & 1 != 0,
-        client_port: 49152,
-        server_port: 389,
-        midstream: flags & 2 != 0,
-        client_cut: flags & 4 != 0,
-        server_cut: flags & 8 != 0,
-    })
-}
+/// The LDAP, Kerberos, SIP and endpoint-mapper targets' flag bits: 0 UDP, 1 mid-stream, 2 client
+/// cut, 3 server cut.
+const DIRECTORY_FLAGS: [u8; 4] = [1, 2, 4, 8];
 
-/// Serialises whatever detail an inspector left, so the serde code runs too.
-fn serialise_detail(ev: &crate::inspect::Evidence) {
-    use crate::inspect::Detail;
-    let _ = match &ev.detail {
-        Detail::Ldap(d) => serde_json::to_vec(d),
-        Detail::Kerberos(d) => serde_json::to_vec(d),
-        Detail::Sip(d) => serde_json::to_vec(d),
-        _ => Ok(Vec::new()),
-    };
-    let _ = serde_json::to_vec(&ev.auth);
+/// The input of those targets.
+fn inspector_input(data: &[u8]) -> Option<crate::inspect::Input<'_>> {
+    conversation(data).map(|c| input_of(c, DIRECTORY_FLAGS, 389))
 }
 
 /// The LDAP inspector on one flow's prefixes (split as `inspector_input` says), then the whole
@@ -404,9 +374,9 @@ pub fn inspect_ldap(data: &[u8]) {
     };
     let mut ev = crate::inspect::Evidence::default();
     if crate::inspect::ldap::inspect(&input, &mut ev) {
-        serialise_detail(&ev);
+        serialise(&ev);
     }
-    serialise_detail(&crate::inspect::inspect(
+    serialise(&crate::inspect::inspect(
         &input,
         Timestamp::from_parts(1_767_603_600, 0, 1),
     ));
@@ -420,7 +390,7 @@ pub fn inspect_kerberos(data: &[u8]) {
     };
     let mut ev = crate::inspect::Evidence::default();
     if crate::inspect::kerberos::inspect(&input, &mut ev) {
-        serialise_detail(&ev);
+        serialise(&ev);
     }
     let _ = crate::inspect::kerberos::ap_req_etype(input.client);
 }
@@ -433,7 +403,7 @@ pub fn inspect_sip(data: &[u8]) {
     };
     let mut ev = crate::inspect::Evidence::default();
     if crate::inspect::sip::inspect(&input, &mut ev) {
-        serialise_detail(&ev);
+        serialise(&ev);
     }
     if let Some(sdp) = crate::inspect::sip::sdp::parse(input.server) {
         let _ = serde_json::to_vec(&sdp);
