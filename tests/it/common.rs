@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use exaudit::decode::DecodeConfig;
 use exaudit::flow::{FlowConfig, FlowRecord};
+use exaudit::inspect::{Evidence, input, inspect};
 use exaudit::{Analysis, analyse};
 
 /// `../shared` beside the repository, where the real captures live (CI has it).
@@ -32,4 +33,54 @@ pub fn flows_of(bytes: Vec<u8>) -> Vec<FlowRecord> {
     let a = analyse_bytes(bytes, DecodeConfig::default(), FlowConfig::default());
     assert!(a.errors.is_empty(), "{:?}", a.errors);
     a.flows
+}
+
+/// The bytes of a capture in `../shared/pcaps/`, or `None` (after saying it was skipped).
+pub fn load(name: &str) -> Option<Vec<u8>> {
+    let Some(dir) = shared() else {
+        skipped(name);
+        return None;
+    };
+    Some(std::fs::read(dir.join("pcaps").join(name)).unwrap())
+}
+
+/// The flows of a shared capture with the default settings.
+pub fn flows(name: &str) -> Option<Vec<FlowRecord>> {
+    flows_with(name, FlowConfig::default())
+}
+
+/// The flows of a shared capture with `cfg`; the capture must read without errors.
+pub fn flows_with(name: &str, cfg: FlowConfig) -> Option<Vec<FlowRecord>> {
+    let a = analyse_bytes(load(name)?, DecodeConfig::default(), cfg);
+    assert!(a.errors.is_empty(), "{name}: {:?}", a.errors);
+    Some(a.flows)
+}
+
+/// The flows of a shared capture, each with the inspectors' evidence.
+pub fn evidence(name: &str) -> Option<Vec<(FlowRecord, Evidence)>> {
+    Some(
+        flows(name)?
+            .into_iter()
+            .map(|f| {
+                let ev = inspect(&input(&f), f.start);
+                (f, ev)
+            })
+            .collect(),
+    )
+}
+
+/// Whether a flow goes from `orig` to `resp` (each `address:port`).
+pub fn goes(f: &FlowRecord, orig: &str, resp: &str) -> bool {
+    format!("{}:{}", f.orig.0, f.orig.1) == orig && format!("{}:{}", f.resp.0, f.resp.1) == resp
+}
+
+/// The flow from `orig` to `resp`; fails listing the flows there are.
+pub fn find<'a>(fs: &'a [FlowRecord], orig: &str, resp: &str) -> &'a FlowRecord {
+    fs.iter().find(|f| goes(f, orig, resp)).unwrap_or_else(|| {
+        let all: Vec<String> = fs
+            .iter()
+            .map(|f| format!("{}:{} -> {}:{}", f.orig.0, f.orig.1, f.resp.0, f.resp.1))
+            .collect();
+        panic!("no flow {orig} -> {resp}; flows: {all:#?}")
+    })
 }

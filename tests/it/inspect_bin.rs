@@ -7,7 +7,7 @@ use exaudit::inspect::dcerpc::{AuthLevel, AuthType, ContextResult, DceRpc, Uuid}
 use exaudit::inspect::smb::{Dialect, ShareType, Smb};
 use exaudit::inspect::{Detail, Evidence, Fact, Mechanism, Outcome, Protection, Service};
 
-use super::common::{flows_of, shared, skipped};
+use super::common::{find, flows};
 
 const EPM: Uuid = Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa);
 const SVCCTL: Uuid = Uuid::from_u128(0x367abb81_9844_35f1_ad32_98f038001003);
@@ -16,26 +16,9 @@ const IREMUNKNOWN2: Uuid = Uuid::from_u128(0x00000143_0000_0000_c000_00000000004
 const SPOOLSS: Uuid = Uuid::from_u128(0x12345678_1234_abcd_ef00_0123456789ab);
 const ISYSTEMACTIVATOR: Uuid = Uuid::from_u128(0x000001a0_0000_0000_c000_000000000046);
 
-/// The flows of a shared capture, or `None` (with a note) where `../shared` is absent.
-fn flows(name: &str) -> Option<Vec<FlowRecord>> {
-    let Some(dir) = shared() else {
-        skipped(name);
-        return None;
-    };
-    Some(flows_of(
-        std::fs::read(dir.join("pcaps").join(name)).unwrap(),
-    ))
-}
-
 /// The evidence of the flow `orig` → `resp` (as `addr:port`).
 fn evidence(fs: &[FlowRecord], orig: &str, resp: &str) -> Evidence {
-    let rec = fs
-        .iter()
-        .find(|f| {
-            format!("{}:{}", f.orig.0, f.orig.1) == orig
-                && format!("{}:{}", f.resp.0, f.resp.1) == resp
-        })
-        .unwrap_or_else(|| panic!("no flow {orig} -> {resp}"));
+    let rec = find(fs, orig, resp);
     exaudit::inspect::inspect(&exaudit::inspect::input(rec), rec.start)
 }
 

@@ -12,25 +12,7 @@ use exaudit::inspect::{
     Detail, Evidence, Fact, Mechanism, Outcome, Protection, Service, input, inspect,
 };
 
-use super::common::{flows_of, shared, skipped};
-
-/// The flows of a capture with their evidence, or `None` (after saying so) without `../shared`.
-fn evidence(name: &str) -> Option<Vec<(FlowRecord, Evidence)>> {
-    let Some(dir) = shared() else {
-        skipped(name);
-        return None;
-    };
-    let bytes = std::fs::read(dir.join("pcaps").join(name)).unwrap();
-    Some(
-        flows_of(bytes)
-            .into_iter()
-            .map(|f| {
-                let ev = inspect(&input(&f), f.start);
-                (f, ev)
-            })
-            .collect(),
-    )
-}
+use super::common::{evidence, shared, skipped};
 
 fn endpoint(f: &FlowRecord, orig: bool) -> String {
     let (ip, port) = if orig { f.orig } else { f.resp };

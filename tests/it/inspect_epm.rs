@@ -7,29 +7,9 @@ use exaudit::flow::FlowRecord;
 use exaudit::inspect::dcerpc::Uuid;
 use exaudit::inspect::epm::{self, Learned, Op, Protseq, Transport};
 
-use super::common::{flows_of, shared, skipped};
+use super::common::{find, flows};
 
 const SVCCTL: Uuid = Uuid::from_u128(0x367abb81_9844_35f1_ad32_98f038001003);
-
-/// The flows of a shared capture, or `None` (with a note) where `../shared` is absent.
-fn flows(name: &str) -> Option<Vec<FlowRecord>> {
-    let Some(dir) = shared() else {
-        skipped(name);
-        return None;
-    };
-    Some(flows_of(
-        std::fs::read(dir.join("pcaps").join(name)).unwrap(),
-    ))
-}
-
-fn find<'a>(fs: &'a [FlowRecord], orig: &str, resp: &str) -> &'a FlowRecord {
-    fs.iter()
-        .find(|f| {
-            format!("{}:{}", f.orig.0, f.orig.1) == orig
-                && format!("{}:{}", f.resp.0, f.resp.1) == resp
-        })
-        .unwrap_or_else(|| panic!("no flow {orig} -> {resp}"))
-}
 
 fn learn(rec: &FlowRecord) -> Option<Learned> {
     epm::learn(&exaudit::inspect::input(rec))

@@ -7,25 +7,7 @@ use base64::Engine as _;
 use exaudit::flow::{ConnState, FlowRecord};
 use exaudit::inspect::{self, Detail, Evidence, Fact, Mechanism, Outcome, Protection, Service};
 
-use super::common::{flows_of, shared, skipped};
-
-/// Every flow of a capture with its evidence; `None` (and a note) without `../shared`.
-fn evidence(name: &str) -> Option<Vec<(FlowRecord, Evidence)>> {
-    let Some(dir) = shared() else {
-        skipped(name);
-        return None;
-    };
-    let bytes = std::fs::read(dir.join("pcaps").join(name)).unwrap();
-    Some(
-        flows_of(bytes)
-            .into_iter()
-            .map(|rec| {
-                let ev = inspect::inspect(&inspect::input(&rec), rec.start);
-                (rec, ev)
-            })
-            .collect(),
-    )
-}
+use super::common::{evidence, goes};
 
 fn flow<'a>(
     all: &'a [(FlowRecord, Evidence)],
@@ -33,10 +15,7 @@ fn flow<'a>(
     resp: &str,
 ) -> &'a (FlowRecord, Evidence) {
     all.iter()
-        .find(|(f, _)| {
-            format!("{}:{}", f.orig.0, f.orig.1) == orig
-                && format!("{}:{}", f.resp.0, f.resp.1) == resp
-        })
+        .find(|(f, _)| goes(f, orig, resp))
         .unwrap_or_else(|| panic!("no flow {orig} -> {resp}"))
 }
 

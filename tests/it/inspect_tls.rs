@@ -2,46 +2,19 @@
 //! README states (tshark, openssl and Zeek's ssl.log / x509.log baselines). Skipped, with a
 //! note, where `../shared` is absent.
 
-use exaudit::decode::DecodeConfig;
 use exaudit::flow::{FlowConfig, FlowRecord};
 use exaudit::inspect::tls::{Sender, Tls, Validity, Version};
 use exaudit::inspect::{Evidence, Fact, Protection, Service, input, inspect, tls};
 
-use super::common::{analyse_bytes, flows_of, shared, skipped};
-
-fn flows(name: &str) -> Option<Vec<FlowRecord>> {
-    let Some(dir) = shared() else {
-        skipped(name);
-        return None;
-    };
-    Some(flows_of(
-        std::fs::read(dir.join("pcaps").join(name)).unwrap(),
-    ))
-}
+use super::common::{find, flows, flows_with};
 
 /// The same capture with a payload prefix large enough for a whole certificate chain.
 fn flows_with_long_prefix(name: &str) -> Option<Vec<FlowRecord>> {
-    let dir = shared()?;
     let cfg = FlowConfig {
         payload_prefix_bytes: 16_384,
         ..FlowConfig::default()
     };
-    let a = analyse_bytes(
-        std::fs::read(dir.join("pcaps").join(name)).unwrap(),
-        DecodeConfig::default(),
-        cfg,
-    );
-    assert!(a.errors.is_empty(), "{name}: {:?}", a.errors);
-    Some(a.flows)
-}
-
-fn flow<'a>(fs: &'a [FlowRecord], orig: &str, resp: &str) -> &'a FlowRecord {
-    fs.iter()
-        .find(|f| {
-            format!("{}:{}", f.orig.0, f.orig.1) == orig
-                && format!("{}:{}", f.resp.0, f.resp.1) == resp
-        })
-        .unwrap_or_else(|| panic!("no flow {orig} -> {resp}"))
+    flows_with(name, cfg)
 }
 
 fn evidence(rec: &FlowRecord) -> Evidence {
@@ -62,7 +35,7 @@ fn facts(ev: &Evidence) -> Vec<Fact> {
 fn tls10_capture() {
     let name = "zeek-tls10.pcap";
     let Some(fs) = flows(name) else { return };
-    let ev = evidence(flow(&fs, "192.168.4.195:55726", "172.217.6.78:443"));
+    let ev = evidence(find(&fs, "192.168.4.195:55726", "172.217.6.78:443"));
     assert_eq!(ev.service, Some(Service::Tls));
     assert_eq!(ev.protection, Protection::Tls);
     assert_eq!(facts(&ev), [Fact::TlsOldVersion]);
@@ -88,7 +61,7 @@ fn tls10_capture() {
     let Some(fs) = flows_with_long_prefix(name) else {
         return;
     };
-    let t = evidence(flow(&fs, "192.168.4.195:55726", "172.217.6.78:443"));
+    let t = evidence(find(&fs, "192.168.4.195:55726", "172.217.6.78:443"));
     assert_eq!(tls_of(&t).cert_chain_len, 3);
 }
 
@@ -98,7 +71,7 @@ fn tls12_rc4_capture() {
     let Some(fs) = flows("zeek-tls12.pcap") else {
         return;
     };
-    let ev = evidence(flow(&fs, "10.0.0.80:56637", "68.233.76.12:443"));
+    let ev = evidence(find(&fs, "10.0.0.80:56637", "68.233.76.12:443"));
     assert_eq!(facts(&ev), [Fact::TlsWeakCipher]);
     let t = tls_of(&ev);
     assert_eq!(t.version, Some(Version::Tls12));
@@ -116,7 +89,7 @@ fn tls13_wolfssl_capture() {
     let Some(fs) = flows("zeek-tls13-wolfssl-9090.pcap") else {
         return;
     };
-    let ev = evidence(flow(&fs, "192.168.186.133:43056", "192.168.186.134:9090"));
+    let ev = evidence(find(&fs, "192.168.186.133:43056", "192.168.186.134:9090"));
     assert_eq!(ev.service, Some(Service::Tls));
     assert_eq!(ev.protection, Protection::Tls);
     assert!(ev.facts.is_empty(), "{:?}", facts(&ev));
@@ -138,7 +111,7 @@ fn tls12_self_signed_capture() {
     let Some(fs) = flows("zeek-tls12-selfsigned.pcap") else {
         return;
     };
-    let ev = evidence(flow(&fs, "192.168.219.1:56822", "192.168.219.183:443"));
+    let ev = evidence(find(&fs, "192.168.219.1:56822", "192.168.219.183:443"));
     assert_eq!(facts(&ev), [Fact::CertSelfSigned]);
     let t = tls_of(&ev);
     assert_eq!(t.version, Some(Version::Tls12));
@@ -160,7 +133,7 @@ fn handshake_failure_capture() {
     let Some(fs) = flows("zeek-tls12-handshake-failure.pcap") else {
         return;
     };
-    let ev = evidence(flow(&fs, "192.168.4.149:53525", "74.125.239.37:443"));
+    let ev = evidence(find(&fs, "192.168.4.149:53525", "74.125.239.37:443"));
     assert_eq!(facts(&ev), [Fact::TlsHandshakeFailed]);
     let t = tls_of(&ev);
     assert_eq!(t.version, None);
@@ -179,7 +152,7 @@ fn tls13_sll2_capture() {
     let Some(fs) = flows("zeek-tls13-sll2.pcap") else {
         return;
     };
-    let ev = evidence(flow(&fs, "192.168.64.6:55058", "192.0.78.150:443"));
+    let ev = evidence(find(&fs, "192.168.64.6:55058", "192.0.78.150:443"));
     let t = tls_of(&ev);
     assert_eq!(t.server_name.as_deref(), Some("zeek.org"));
     assert_eq!(t.version, Some(Version::Tls13));
@@ -195,7 +168,7 @@ fn tls12_alpn_raw_ip_capture() {
     let Some(fs) = flows("sv-tls12-rawip-dlt101.pcap") else {
         return;
     };
-    let ev = evidence(flow(&fs, "10.84.1.49:55349", "17.248.236.64:443"));
+    let ev = evidence(find(&fs, "10.84.1.49:55349", "17.248.236.64:443"));
     let t = tls_of(&ev);
     assert_eq!(t.server_name.as_deref(), Some("p130-contacts.icloud.com"));
     assert_eq!(t.client_version, Some(Version::Tls13));
@@ -218,7 +191,7 @@ fn tls12_alpn_raw_ip_capture() {
 fn imaps_capture() {
     let name = "zeek-imaps-993.pcap";
     let Some(fs) = flows(name) else { return };
-    let ev = evidence(flow(&fs, "192.168.6.82:65343", "212.227.17.186:993"));
+    let ev = evidence(find(&fs, "192.168.6.82:65343", "212.227.17.186:993"));
     assert_eq!(ev.service, Some(Service::Tls));
     assert_eq!(ev.protection, Protection::Tls);
     let t = tls_of(&ev);
@@ -239,7 +212,7 @@ fn imaps_capture() {
     let Some(fs) = flows_with_long_prefix(name) else {
         return;
     };
-    let ev = evidence(flow(&fs, "192.168.6.82:65343", "212.227.17.186:993"));
+    let ev = evidence(find(&fs, "192.168.6.82:65343", "212.227.17.186:993"));
     let t = tls_of(&ev);
     assert_eq!(t.cert_chain_len, 3);
     assert!(t.cert_chain[0].starts_with("CN=TeleSec ServerPass DE-1,"));
@@ -257,7 +230,7 @@ fn clear_banner_answer_to_client_hello_capture() {
     let Some(fs) = flows("sv-smtp-465-tls-vs-plain-banner.pcap") else {
         return;
     };
-    let ev = evidence(flow(&fs, "10.11.21.101:62353", "46.41.156.4:465"));
+    let ev = evidence(find(&fs, "10.11.21.101:62353", "46.41.156.4:465"));
     assert_eq!(facts(&ev), [Fact::ClearAnswerToClientHello]);
     assert_eq!(ev.protection, Protection::Unknown);
     let t = tls_of(&ev);
@@ -337,7 +310,7 @@ fn tls_after_starttls_captures() {
     ];
     for &(name, orig, resp, version, cipher, sni) in cases {
         let Some(fs) = flows(name) else { return };
-        let rec = flow(&fs, orig, resp);
+        let rec = find(&fs, orig, resp);
         let (c, s) = after_upgrade(rec);
         let t = tls::parse(c, s, rec.start).unwrap();
         assert_eq!(t.version, Some(version), "{name}");

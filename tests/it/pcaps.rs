@@ -2,42 +2,9 @@
 //! Zeek's baselines and tshark). Skipped, with a note, where `../shared` is absent.
 
 use exaudit::decode::DecodeConfig;
-use exaudit::flow::{ConnState, EndReason, FlowConfig, FlowRecord, Kind};
+use exaudit::flow::{ConnState, EndReason, FlowConfig, Kind};
 
-use super::common::{analyse_bytes, shared, skipped};
-
-fn load(name: &str) -> Option<Vec<u8>> {
-    let Some(dir) = shared() else {
-        skipped(name);
-        return None;
-    };
-    Some(std::fs::read(dir.join("pcaps").join(name)).unwrap())
-}
-
-fn flows(name: &str) -> Option<Vec<FlowRecord>> {
-    flows_with(name, FlowConfig::default())
-}
-
-fn flows_with(name: &str, cfg: FlowConfig) -> Option<Vec<FlowRecord>> {
-    let a = analyse_bytes(load(name)?, DecodeConfig::default(), cfg);
-    assert!(a.errors.is_empty(), "{name}: {:?}", a.errors);
-    Some(a.flows)
-}
-
-fn find<'a>(fs: &'a [FlowRecord], orig: &str, resp: &str) -> &'a FlowRecord {
-    fs.iter()
-        .find(|f| {
-            format!("{}:{}", f.orig.0, f.orig.1) == orig
-                && format!("{}:{}", f.resp.0, f.resp.1) == resp
-        })
-        .unwrap_or_else(|| {
-            let all: Vec<String> = fs
-                .iter()
-                .map(|f| format!("{}:{} -> {}:{}", f.orig.0, f.orig.1, f.resp.0, f.resp.1))
-                .collect();
-            panic!("no flow {orig} -> {resp}; flows: {all:#?}")
-        })
-}
+use super::common::{analyse_bytes, find, flows, flows_with, load};
 
 /// File, originator, responder, conn_state, history, packets each way.
 type ConnFact = (
