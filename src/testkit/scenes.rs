@@ -383,7 +383,7 @@ pub fn demo() -> Capture {
     // 22. An old client reaches Outlook Web App over TLS 1.0.
     let mut s = cap.tcp(at(ws52, 50170), at(cas, 443));
     s.handshake();
-    tls10_session(&mut s, 22, "mail.contoso.com");
+    tls_session_of(TLS10, &mut s, 22, "mail.contoso.com", &[(560, 1200)]);
     s.close();
 
     // 6 again: Windows doubles the timeout, so the last retransmission is 6 s after the first.
@@ -452,8 +452,32 @@ fn tls_handshake(msg_type: u8, body: &[u8]) -> Vec<u8> {
     [&[msg_type][..], &u24_be(body.len()), body].concat()
 }
 
+/// A TLS version as records and hellos carry it (3.`minor`), and the suite the server picks.
+#[derive(Clone, Copy)]
+struct TlsVersion {
+    minor: u8,
+    suite: [u8; 2],
+}
+
+/// TLS 1.2 with TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384.
+const TLS12: TlsVersion = TlsVersion {
+    minor: 3,
+    suite: [0xc0, 0x30],
+};
+
+/// TLS 1.0 with TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA.
+const TLS10: TlsVersion = TlsVersion {
+    minor: 1,
+    suite: [0xc0, 0x14],
+};
+
 /// A TLS 1.2 ClientHello with server name indication.
 fn client_hello(seed: u32, sni: &str) -> Vec<u8> {
+    client_hello_of(TLS12, seed, sni)
+}
+
+/// A ClientHello offering nothing newer than `v`, with server name indication.
+fn client_hello_of(v: TlsVersion, seed: u32, sni: &str) -> Vec<u8> {
     let name = sni.as_bytes();
     let server_name = [&[0][..], &u16_be(name.len()), name].concat();
     let sni_list = [&u16_be(server_name.len())[..], &server_name].concat();
@@ -467,7 +491,7 @@ fn client_hello(seed: u32, sni: &str) -> Vec<u8> {
     ]
     .concat();
     let body = [
-        &[0x03, 0x03][..],
+        &[0x03, v.minor][..],
         &opaque(seed, 32),
         &[0x00],
         &[
@@ -481,14 +505,20 @@ fn client_hello(seed: u32, sni: &str) -> Vec<u8> {
     tls_record(0x16, 1, &tls_handshake(1, &body))
 }
 
-/// ServerHello, an opaque certificate and ServerHelloDone in one record.
+/// A TLS 1.2 ServerHello, an opaque certificate and ServerHelloDone in one record.
 fn server_flight(seed: u32) -> Vec<u8> {
+    server_flight_of(TLS12, seed)
+}
+
+/// The server's first flight agreeing to `v`.
+fn server_flight_of(v: TlsVersion, seed: u32) -> Vec<u8> {
     let hello = [
-        &[0x03, 0x03][..],
+        &[0x03, v.minor][..],
         &opaque(seed ^ 0x100, 32),
         &[0x20],
         &opaque(seed ^ 0x200, 32),
-        &[0xc0, 0x30, 0x00],
+        &v.suite,
+        &[0x00],
         &[0x00, 0x05, 0xff, 0x01, 0x00, 0x01, 0x00],
     ]
     .concat();
@@ -501,31 +531,43 @@ fn server_flight(seed: u32) -> Vec<u8> {
         tls_handshake(0x0e, &[]),
     ]
     .concat();
-    tls_record(0x16, 3, &flight)
+    tls_record(0x16, v.minor, &flight)
 }
 
-/// A TLS handshake after the TCP one: hello, server flight, key exchange, finished both ways,
-/// then application data, `(client bytes, server bytes)` per exchange.
+/// A TLS 1.2 handshake after the TCP one: hello, server flight, key exchange, finished both
+/// ways, then application data, `(client bytes, server bytes)` per exchange.
 fn tls_session(s: &mut TcpConv<'_>, seed: u32, sni: &str, exchanges: &[(usize, usize)]) {
+    tls_session_of(TLS12, s, seed, sni, exchanges);
+}
+
+/// [`tls_session`] at version `v`.
+fn tls_session_of(
+    v: TlsVersion,
+    s: &mut TcpConv<'_>,
+    seed: u32,
+    sni: &str,
+    exchanges: &[(usize, usize)],
+) {
+    let m = v.minor;
     let key_exchange = [&[0x41, 0x04][..], &opaque(seed ^ 0x400, 64)].concat();
     let client_finish = [
-        tls_record(0x16, 3, &tls_handshake(0x10, &key_exchange)),
-        tls_record(0x14, 3, &[1]),
-        tls_record(0x16, 3, &opaque(seed ^ 0x500, 40)),
+        tls_record(0x16, m, &tls_handshake(0x10, &key_exchange)),
+        tls_record(0x14, m, &[1]),
+        tls_record(0x16, m, &opaque(seed ^ 0x500, 40)),
     ]
     .concat();
     let server_finish = [
-        tls_record(0x14, 3, &[1]),
-        tls_record(0x16, 3, &opaque(seed ^ 0x600, 40)),
+        tls_record(0x14, m, &[1]),
+        tls_record(0x16, m, &opaque(seed ^ 0x600, 40)),
     ]
     .concat();
-    s.client_sends(&client_hello(seed, sni))
-        .server_sends(&server_flight(seed))
+    s.client_sends(&client_hello_of(v, seed, sni))
+        .server_sends(&server_flight_of(v, seed))
         .client_sends(&client_finish)
         .server_sends(&server_finish);
     for (i, &(up, down)) in (0u32..).zip(exchanges) {
-        s.client_sends(&tls_record(0x17, 3, &opaque(seed ^ (0x1000 + i), up)))
-            .server_sends(&tls_record(0x17, 3, &opaque(seed ^ (0x2000 + i), down)));
+        s.client_sends(&tls_record(0x17, m, &opaque(seed ^ (0x1000 + i), up)))
+            .server_sends(&tls_record(0x17, m, &opaque(seed ^ (0x2000 + i), down)));
     }
 }
 
@@ -1319,52 +1361,6 @@ fn rpc_emsmdb_connect_level(cap: &mut Capture, client: SocketAddr, server: Socke
         ))
         .server_sends(&dcerpc(0x02, 2, &opaque(seed ^ 3, 220)))
         .close();
-}
-
-/// A TLS 1.0 handshake: the client offers nothing newer, the server agrees, with
-/// TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA.
-fn tls10_session(s: &mut TcpConv<'_>, seed: u32, sni: &str) {
-    let mut hello = client_hello(seed, sni);
-    // Record version 3.1 and ClientHello version 3.1.
-    hello[2] = 1;
-    hello[9..11].copy_from_slice(&[0x03, 0x01]);
-    let server_hello = [
-        &[0x03, 0x01][..],
-        &opaque(seed ^ 0x100, 32),
-        &[0x00],
-        &[0xc0, 0x14, 0x00],
-        &[0x00, 0x05, 0xff, 0x01, 0x00, 0x01, 0x00],
-    ]
-    .concat();
-    let cert = ber(0x30, &opaque(seed ^ 0x300, 860));
-    let chain = [u24_be(cert.len()), cert].concat();
-    let certificate = [u24_be(chain.len()), chain].concat();
-    let flight = [
-        tls_handshake(2, &server_hello),
-        tls_handshake(0x0b, &certificate),
-        tls_handshake(0x0e, &[]),
-    ]
-    .concat();
-    let key_exchange = [&[0x41, 0x04][..], &opaque(seed ^ 0x400, 64)].concat();
-    s.client_sends(&hello)
-        .server_sends(&tls_record(0x16, 1, &flight))
-        .client_sends(
-            &[
-                tls_record(0x16, 1, &tls_handshake(0x10, &key_exchange)),
-                tls_record(0x14, 1, &[1]),
-                tls_record(0x16, 1, &opaque(seed ^ 0x500, 48)),
-            ]
-            .concat(),
-        )
-        .server_sends(
-            &[
-                tls_record(0x14, 1, &[1]),
-                tls_record(0x16, 1, &opaque(seed ^ 0x600, 48)),
-            ]
-            .concat(),
-        )
-        .client_sends(&tls_record(0x17, 1, &opaque(seed ^ 0x700, 560)))
-        .server_sends(&tls_record(0x17, 1, &opaque(seed ^ 0x800, 1200)));
 }
 
 /// Hub to Edge SMTP in clear text: the Edge offers no STARTTLS (its certificate is gone), so the
