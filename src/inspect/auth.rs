@@ -188,43 +188,10 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// An AUTHENTICATE message with the given NT response length and names (UTF-16LE).
+    /// An AUTHENTICATE message with the given NT response length and names.
     fn authenticate(nt_len: u16, domain: &str, user: &str, host: &str) -> Vec<u8> {
-        let utf16 = |s: &str| {
-            s.encode_utf16()
-                .flat_map(u16::to_le_bytes)
-                .collect::<Vec<u8>>()
-        };
-        let (d, u, h) = (utf16(domain), utf16(user), utf16(host));
-        let mut m = SIGNATURE.to_vec();
-        m.extend_from_slice(&3u32.to_le_bytes());
-        let mut payload = Vec::new();
-        let base = 64u32;
-        let mut fields = Vec::new();
-        let put = |bytes: &[u8], payload: &mut Vec<u8>| {
-            let off = base + u32::try_from(payload.len()).unwrap();
-            payload.extend_from_slice(bytes);
-            let len = u16::try_from(bytes.len()).unwrap();
-            [len.to_le_bytes(), len.to_le_bytes()]
-                .concat()
-                .into_iter()
-                .chain(off.to_le_bytes())
-                .collect::<Vec<u8>>()
-        };
-        let lm = if nt_len == 0 { 0 } else { 24 };
-        fields.push(put(&vec![0u8; lm], &mut payload)); // LM
-        fields.push(put(&vec![0x5a; usize::from(nt_len)], &mut payload)); // NT
-        fields.push(put(&d, &mut payload));
-        fields.push(put(&u, &mut payload));
-        fields.push(put(&h, &mut payload));
-        fields.push(put(&[], &mut payload)); // session key
-        for f in fields {
-            m.extend_from_slice(&f);
-        }
-        m.extend_from_slice(&(NEGOTIATE_UNICODE | 0x0008_0000).to_le_bytes());
-        assert_eq!(m.len(), 64);
-        m.extend_from_slice(&payload);
-        m
+        let nt = vec![0x5a; usize::from(nt_len)];
+        crate::testkit::ntlm::authenticate(&nt, domain, user, host)
     }
 
     #[test]

@@ -1342,49 +1342,17 @@ mod tests {
     }
 
     fn ntlm_negotiate() -> Vec<u8> {
-        let mut m = b"NTLMSSP\0".to_vec();
-        m.extend_from_slice(&1u32.to_le_bytes());
-        m.extend_from_slice(&0x0008_8207u32.to_le_bytes());
-        m.extend_from_slice(&[0; 16]);
-        m
+        crate::testkit::ntlm::negotiate()
     }
 
     /// A CHALLENGE message; its server challenge makes it invalid UTF-8, as real ones are.
     fn ntlm_challenge() -> Vec<u8> {
-        let mut m = b"NTLMSSP\0".to_vec();
-        m.extend_from_slice(&2u32.to_le_bytes());
-        m.extend_from_slice(&[0, 0, 0, 0, 48, 0, 0, 0]);
-        m.extend_from_slice(&0x0008_8207u32.to_le_bytes());
-        m.extend_from_slice(&[0xfe, 0xed, 0xfa, 0xce, 0xc0, 0xff, 0xee, 0x99]);
-        m.extend_from_slice(&[0; 16]);
-        m
+        crate::testkit::ntlm::challenge("", &[0xfe, 0xed, 0xfa, 0xce, 0xc0, 0xff, 0xee, 0x99])
     }
 
     /// An NTLMv2 AUTHENTICATE for `domain\user`.
     fn ntlm_authenticate(domain: &str, user: &str) -> Vec<u8> {
-        let u16le = |s: &str| {
-            s.encode_utf16()
-                .flat_map(u16::to_le_bytes)
-                .collect::<Vec<u8>>()
-        };
-        let (d, u, h) = (u16le(domain), u16le(user), u16le("WS1"));
-        let nt = vec![0x42u8; 48];
-        let mut payload = Vec::new();
-        let mut fields = Vec::new();
-        for part in [&[][..], &nt, &d, &u, &h, &[]] {
-            let off = 64 + u32::try_from(payload.len()).unwrap();
-            let len = u16::try_from(part.len()).unwrap();
-            fields.extend_from_slice(&len.to_le_bytes());
-            fields.extend_from_slice(&len.to_le_bytes());
-            fields.extend_from_slice(&off.to_le_bytes());
-            payload.extend_from_slice(part);
-        }
-        let mut m = b"NTLMSSP\0".to_vec();
-        m.extend_from_slice(&3u32.to_le_bytes());
-        m.extend_from_slice(&fields);
-        m.extend_from_slice(&0x0008_8207u32.to_le_bytes());
-        m.extend_from_slice(&payload);
-        m
+        crate::testkit::ntlm::authenticate(&[0x42; 48], domain, user, "WS1")
     }
 
     /// A SASL buffer: four-octet length, then the token.

@@ -504,50 +504,17 @@ pub(crate) mod testdata {
 
     /// An NTLM NEGOTIATE message (MS-NLMP 2.2.1.1), flags only.
     pub fn ntlm_negotiate() -> Vec<u8> {
-        let mut m = b"NTLMSSP\0".to_vec();
-        m.extend_from_slice(&1u32.to_le_bytes());
-        m.extend_from_slice(&0x6208_8215u32.to_le_bytes());
-        m.extend_from_slice(&[0; 16]);
-        m
+        crate::testkit::ntlm::negotiate()
     }
 
     /// An NTLM CHALLENGE message (MS-NLMP 2.2.1.2) naming `domain` as target.
     pub fn ntlm_challenge(domain: &str) -> Vec<u8> {
-        let name: Vec<u8> = domain.encode_utf16().flat_map(u16::to_le_bytes).collect();
-        let len = u16::try_from(name.len()).unwrap();
-        let mut m = b"NTLMSSP\0".to_vec();
-        m.extend_from_slice(&2u32.to_le_bytes());
-        m.extend_from_slice(&len.to_le_bytes());
-        m.extend_from_slice(&len.to_le_bytes());
-        m.extend_from_slice(&48u32.to_le_bytes());
-        m.extend_from_slice(&0x6289_8215u32.to_le_bytes());
-        m.extend_from_slice(&[0x11; 8]); // server challenge
-        m.extend_from_slice(&[0; 8]);
-        m.extend_from_slice(&[0; 8]); // target info (empty)
-        m.extend_from_slice(&name);
-        m
+        crate::testkit::ntlm::challenge(domain, &[0x11; 8])
     }
 
     /// An NTLM AUTHENTICATE message (MS-NLMP 2.2.1.3) with an NT response of `nt_len` bytes.
     pub fn ntlm_authenticate(domain: &str, user: &str, host: &str, nt_len: usize) -> Vec<u8> {
-        let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
-        let lm = vec![0u8; 24];
-        let nt = vec![0x5a; nt_len];
-        let fields = [lm, nt, utf16(domain), utf16(user), utf16(host), Vec::new()];
-        let mut m = b"NTLMSSP\0".to_vec();
-        m.extend_from_slice(&3u32.to_le_bytes());
-        let mut payload = Vec::new();
-        for f in &fields {
-            let off = 64 + u32::try_from(payload.len()).unwrap();
-            let len = u16::try_from(f.len()).unwrap();
-            m.extend_from_slice(&len.to_le_bytes());
-            m.extend_from_slice(&len.to_le_bytes());
-            m.extend_from_slice(&off.to_le_bytes());
-            payload.extend_from_slice(f);
-        }
-        m.extend_from_slice(&0x6208_8215u32.to_le_bytes());
-        m.extend_from_slice(&payload);
-        m
+        crate::testkit::ntlm::authenticate(&vec![0x5a; nt_len], domain, user, host)
     }
 
     /// The start of a GSS-API InitialContextToken for Kerberos (RFC 4121 §4.1).

@@ -25,6 +25,7 @@
 )]
 
 pub mod fuzzing;
+pub mod ntlm;
 pub mod scenes;
 mod stream;
 mod tcp;

@@ -1270,60 +1270,6 @@ fn rpc_request_body(opnum: u16, stub: &[u8]) -> Vec<u8> {
     .concat()
 }
 
-/// An NTLM NEGOTIATE message (MS-NLMP 2.2.1.1), no domain or workstation supplied.
-fn ntlm_negotiate() -> Vec<u8> {
-    [
-        &b"NTLMSSP\0"[..],
-        &1u32.to_le_bytes(),
-        &0xe208_8297u32.to_le_bytes(),
-        &[0u8; 16],
-    ]
-    .concat()
-}
-
-/// An NTLM CHALLENGE naming the server's domain.
-fn ntlm_challenge(seed: u32, domain: &str) -> Vec<u8> {
-    let name: Vec<u8> = domain.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let len = u16::try_from(name.len()).expect("name").to_le_bytes();
-    [
-        &b"NTLMSSP\0"[..],
-        &2u32.to_le_bytes(),
-        &len,
-        &len,
-        &48u32.to_le_bytes(),
-        &0xe289_8215u32.to_le_bytes(),
-        &opaque(seed, 8),
-        &[0u8; 8],
-        &[0u8; 8],
-        &name,
-    ]
-    .concat()
-}
-
-/// An NTLMv2 AUTHENTICATE (a 64-byte opaque NT response) for `domain\user` from `host`.
-fn ntlm_authenticate(seed: u32, domain: &str, user: &str, host: &str) -> Vec<u8> {
-    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
-    let parts = [
-        vec![0u8; 24],
-        opaque(seed, 64),
-        utf16(domain),
-        utf16(user),
-        utf16(host),
-        Vec::new(),
-    ];
-    let mut header = [&b"NTLMSSP\0"[..], &3u32.to_le_bytes()].concat();
-    let mut offset = 64u32;
-    for p in &parts {
-        let len = u16::try_from(p.len()).expect("field").to_le_bytes();
-        header.extend_from_slice(&len);
-        header.extend_from_slice(&len);
-        header.extend_from_slice(&offset.to_le_bytes());
-        offset += u32::try_from(p.len()).expect("field");
-    }
-    header.extend_from_slice(&0xe288_8215u32.to_le_bytes());
-    [header, parts.concat()].concat()
-}
-
 /// A bind to the Exchange store (EMSMDB) with NTLM at authentication level connect, so the
 /// session is authenticated but nothing is signed or encrypted, then EcDoConnectEx.
 fn rpc_emsmdb_connect_level(cap: &mut Capture, client: SocketAddr, server: SocketAddr, seed: u32) {
@@ -1336,13 +1282,17 @@ fn rpc_emsmdb_connect_level(cap: &mut Capture, client: SocketAddr, server: Socke
             0x0b,
             1,
             &rpc_bind_body(EMSMDB, 0, 81),
-            Some((NTLM, CONNECT, &ntlm_negotiate())),
+            Some((NTLM, CONNECT, &super::ntlm::negotiate())),
         ))
         .server_sends(&dcerpc_auth(
             0x0c,
             1,
             &rpc_bind_ack_body(server.port()),
-            Some((NTLM, CONNECT, &ntlm_challenge(seed, "CONTOSO"))),
+            Some((
+                NTLM,
+                CONNECT,
+                &super::ntlm::challenge("CONTOSO", &opaque(seed, 8).try_into().expect("8 bytes")),
+            )),
         ))
         .client_sends(&dcerpc_auth(
             0x10,
@@ -1351,7 +1301,7 @@ fn rpc_emsmdb_connect_level(cap: &mut Capture, client: SocketAddr, server: Socke
             Some((
                 NTLM,
                 CONNECT,
-                &ntlm_authenticate(seed ^ 1, "CONTOSO", "CAS01$", "CAS01"),
+                &super::ntlm::authenticate(&opaque(seed ^ 1, 64), "CONTOSO", "CAS01$", "CAS01"),
             )),
         ))
         .client_sends(&dcerpc(

@@ -155,58 +155,17 @@ fn fault(call_id: u32, status: u32) -> Vec<u8> {
 
 /// NTLM NEGOTIATE (MS-NLMP 2.2.1.1), flags only.
 pub(crate) fn ntlm_negotiate() -> Vec<u8> {
-    let mut m = b"NTLMSSP\0".to_vec();
-    m.extend_from_slice(&1u32.to_le_bytes());
-    m.extend_from_slice(&0xe208_8235u32.to_le_bytes());
-    m.extend_from_slice(&[0; 16]);
-    m
+    crate::testkit::ntlm::negotiate()
 }
 
 /// NTLM CHALLENGE (MS-NLMP 2.2.1.2) naming `domain`.
 pub(crate) fn ntlm_challenge(domain: &str) -> Vec<u8> {
-    let d: Vec<u8> = domain.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let mut m = b"NTLMSSP\0".to_vec();
-    m.extend_from_slice(&2u32.to_le_bytes());
-    let len = u16::try_from(d.len()).unwrap();
-    m.extend_from_slice(&len.to_le_bytes());
-    m.extend_from_slice(&len.to_le_bytes());
-    m.extend_from_slice(&48u32.to_le_bytes());
-    m.extend_from_slice(&0xe289_8235u32.to_le_bytes());
-    m.extend_from_slice(&[0x11; 8]); // server challenge
-    m.extend_from_slice(&[0; 16]); // reserved, target info (empty)
-    assert_eq!(m.len(), 48);
-    m.extend_from_slice(&d);
-    m
+    crate::testkit::ntlm::challenge(domain, &[0x11; 8])
 }
 
-/// NTLM AUTHENTICATE (MS-NLMP 2.2.1.3) with an NT response of `nt_len` bytes of 0x5a.
+/// NTLM AUTHENTICATE (MS-NLMP 2.2.1.3) from WS01 with an NT response of `nt_len` bytes of 0x5a.
 pub(crate) fn ntlm_authenticate(nt_len: usize, domain: &str, user: &str) -> Vec<u8> {
-    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
-    let lm = if nt_len == 0 { vec![] } else { vec![0u8; 24] };
-    let fields: [Vec<u8>; 6] = [
-        lm,
-        vec![0x5a; nt_len],
-        utf16(domain),
-        utf16(user),
-        utf16("WS01"),
-        vec![],
-    ];
-    let mut m = b"NTLMSSP\0".to_vec();
-    m.extend_from_slice(&3u32.to_le_bytes());
-    let mut off = 64u32;
-    for f in &fields {
-        let len = u16::try_from(f.len()).unwrap();
-        m.extend_from_slice(&len.to_le_bytes());
-        m.extend_from_slice(&len.to_le_bytes());
-        m.extend_from_slice(&off.to_le_bytes());
-        off += u32::from(len);
-    }
-    m.extend_from_slice(&0x0008_0001u32.to_le_bytes());
-    assert_eq!(m.len(), 64);
-    for f in &fields {
-        m.extend_from_slice(f);
-    }
-    m
+    crate::testkit::ntlm::authenticate(&vec![0x5a; nt_len], domain, user, "WS01")
 }
 
 /// A GSS-API token naming Kerberos, then a stand-in AP-REQ.
