@@ -10,7 +10,7 @@ mod verdict;
 
 pub use evidence::expected_service;
 pub use finding::{Aggregator, Code, Coverage, CoverageStatus, Finding, Severity};
-pub use verdict::{Classification, Reachability, Verdict, reachability};
+pub use verdict::{Classification, MAX_ALSO, Reachability, Verdict, reachability};
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -107,7 +107,7 @@ pub fn reachability(rec: &FlowRecord) -> Reachability {
 }
 
 /// Other paths kept beside the chosen one.
-pub(super) const MAX_ALSO: usize = 4;
+pub const MAX_ALSO: usize = 4;
 
 /// The verdict on one flow.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 
 use super::proto_name;
 use crate::catalog::{Catalog, RoleSet};
-use crate::classify::Classification;
+use crate::classify::{Classification, MAX_ALSO};
 use crate::flow::{EndReason, FlowRecord};
 use crate::inspect::{Detail, Evidence, Fact};
 use crate::time::Timestamp;
@@ -104,7 +104,7 @@ fn roles(buf: &mut Vec<u8>, r: RoleSet) {
 struct TailKey {
     path: Option<u32>,
     how: Option<crate::catalog::PortMatch>,
-    also: [u32; 4],
+    also: [u32; MAX_ALSO],
     also_len: usize,
     roles: Option<(RoleSet, RoleSet)>,
     verdict: crate::classify::Verdict,
@@ -146,10 +146,12 @@ impl FlowWriter {
     /// reachability and finding codes. Path ids come from the catalog, which was validated to
     /// letters, digits, '.', '-' and '_', so they need no escaping either.
     fn write_verdict(&mut self, buf: &mut Vec<u8>, cls: &Classification, catalog: &Catalog) {
-        let mut also = [0u32; 4];
+        let mut also = [0u32; MAX_ALSO];
         let kept = cls.also();
-        let also_len = kept.len().min(also.len());
-        also[..also_len].copy_from_slice(&kept[..also_len]);
+        let also_len = kept.len();
+        for (slot, p) in also.iter_mut().zip(kept) {
+            *slot = *p;
+        }
         let tail = TailKey {
             path: cls.path,
             how: cls.how,
