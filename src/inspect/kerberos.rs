@@ -1051,19 +1051,11 @@ mod tests {
         ]
     }
 
-    /// Writes this module's test conversations as the seed corpus of the `inspect_kerberos` fuzz
-    /// target: `EXAUDIT_SEED_DIR=fuzz/corpus cargo test --lib inspect_kerberos_seeds -- --ignored`.
+    /// Writes this module's test conversations as the seed corpus of the `inspect_kerberos` fuzz target.
     #[test]
-    #[ignore = "writes files; run by hand to regenerate the fuzz seeds"]
-    fn write_inspect_kerberos_seeds() {
-        let Ok(root) = std::env::var("EXAUDIT_SEED_DIR") else {
-            return;
-        };
-        let dir = std::path::Path::new(&root).join("inspect_kerberos");
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, flags, c, s) in seeds() {
-            std::fs::write(dir.join(name), crate::testkit::fuzzing::seed(flags, &c, &s)).unwrap();
-        }
+    #[ignore = "writes fuzz/corpus/inspect_kerberos: cargo test --lib -- --ignored write_fuzz_seeds"]
+    fn write_fuzz_seeds() {
+        crate::testkit::fuzzing::write_seeds("inspect_kerberos", &seeds()).unwrap();
     }
 
     /// The seeds also run here, so a change that breaks one is seen at once.

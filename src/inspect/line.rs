@@ -540,17 +540,9 @@ pub(crate) mod testdata {
         format!("{ev:?}\n{detail}\n{auth}")
     }
 
-    /// Writes seeds for the cargo-fuzz target `target` (`fuzz/corpus/<target>/<name>`), in the
-    /// layout of `testkit::fuzzing::seed`: (name, flags, client, server).
+    /// Writes seeds for the cargo-fuzz target `target`: (name, flags, client, server).
     pub fn write_seeds(target: &str, seeds: &[(&str, u8, Vec<u8>, Vec<u8>)]) {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fuzz/corpus")
-            .join(target);
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, flags, client, server) in seeds {
-            let bytes = crate::testkit::fuzzing::seed(*flags, client, server);
-            std::fs::write(dir.join(name), bytes).unwrap();
-        }
+        crate::testkit::fuzzing::write_seeds(target, seeds).unwrap();
     }
 
     /// Fails if `secret` appears in `out` in clear, in base64 (alone or after a `user:` or a

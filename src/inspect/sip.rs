@@ -822,19 +822,11 @@ a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaV
         ]
     }
 
-    /// Writes this module's test conversations as the seed corpus of the `inspect_sip` fuzz
-    /// target: `EXAUDIT_SEED_DIR=fuzz/corpus cargo test --lib inspect_sip_seeds -- --ignored`.
+    /// Writes this module's test conversations as the seed corpus of the `inspect_sip` fuzz target.
     #[test]
-    #[ignore = "writes files; run by hand to regenerate the fuzz seeds"]
-    fn write_inspect_sip_seeds() {
-        let Ok(root) = std::env::var("EXAUDIT_SEED_DIR") else {
-            return;
-        };
-        let dir = std::path::Path::new(&root).join("inspect_sip");
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, flags, c, s) in seeds() {
-            std::fs::write(dir.join(name), crate::testkit::fuzzing::seed(flags, &c, &s)).unwrap();
-        }
+    #[ignore = "writes fuzz/corpus/inspect_sip: cargo test --lib -- --ignored write_fuzz_seeds"]
+    fn write_fuzz_seeds() {
+        crate::testkit::fuzzing::write_seeds("inspect_sip", &seeds()).unwrap();
     }
 
     /// The seeds also run here, so a change that breaks one is seen at once.

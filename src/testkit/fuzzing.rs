@@ -199,6 +199,23 @@ pub fn seed(flags: u8, client: &[u8], server: &[u8]) -> Vec<u8> {
     [&[flags][..], &len.to_be_bytes(), client, server].concat()
 }
 
+/// Writes seed inputs of the cargo-fuzz target `target` to `fuzz/corpus/<target>/<name>`, each
+/// as a [`conversation`] of (name, flags, client, server). Run by the ignored `write_fuzz_seeds`
+/// tests: `cargo test --lib -- --ignored write_fuzz_seeds`.
+pub fn write_seeds<S: AsRef<str>>(
+    target: &str,
+    seeds: &[(S, u8, Vec<u8>, Vec<u8>)],
+) -> std::io::Result<()> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    std::fs::create_dir_all(&dir)?;
+    for (name, flags, client, server) in seeds {
+        std::fs::write(dir.join(name.as_ref()), seed(*flags, client, server))?;
+    }
+    Ok(())
+}
+
 /// The inspector's input for a [`conversation`]; flag bits `(udp, midstream, client cut, server
 /// cut)` say which bit means what for the target.
 fn input_of<'a>(

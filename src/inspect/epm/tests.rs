@@ -765,8 +765,6 @@ proptest! {
 #[test]
 #[ignore = "writes fuzz/corpus/inspect_epm"]
 fn write_fuzz_seeds() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/inspect_epm");
-    std::fs::create_dir_all(&dir).unwrap();
     let wide = (
         request(2, 1, 3, &map_request(SVCCTL, 2, true), None),
         response(
@@ -799,12 +797,15 @@ fn write_fuzz_seeds() {
         ("resolve-oxid2", oxid_conversation()),
         ("ndr64-midstream", wide),
     ];
-    for (name, (c, s)) in seeds {
-        assert!(
-            u16::try_from(c.len()).is_ok(),
-            "{name}: client side too long for a seed"
-        );
-        let data = crate::testkit::fuzzing::seed(0, &c, &s);
-        std::fs::write(dir.join(name), data).unwrap();
-    }
+    let seeds: Vec<_> = seeds
+        .into_iter()
+        .inspect(|(name, (c, _))| {
+            assert!(
+                u16::try_from(c.len()).is_ok(),
+                "{name}: client side too long for a seed"
+            );
+        })
+        .map(|(name, (c, s))| (name, 0, c, s))
+        .collect();
+    crate::testkit::fuzzing::write_seeds("inspect_epm", &seeds).unwrap();
 }

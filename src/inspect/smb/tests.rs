@@ -726,8 +726,6 @@ type Conversation = (Vec<u8>, Vec<u8>);
 #[test]
 #[ignore = "writes fuzz/corpus/inspect_smb"]
 fn write_fuzz_seeds() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/inspect_smb");
-    std::fs::create_dir_all(&dir).unwrap();
     let seeds: Vec<(&str, Conversation)> = vec![
         (
             "smb3-ntlm-encrypted",
@@ -756,12 +754,15 @@ fn write_fuzz_seeds() {
             ),
         ),
     ];
-    for (name, (c, s)) in seeds {
-        assert!(
-            u16::try_from(c.len()).is_ok(),
-            "{name}: client side too long for a seed"
-        );
-        let data = crate::testkit::fuzzing::seed(0, &c, &s);
-        std::fs::write(dir.join(name), data).unwrap();
-    }
+    let seeds: Vec<_> = seeds
+        .into_iter()
+        .inspect(|(name, (c, _))| {
+            assert!(
+                u16::try_from(c.len()).is_ok(),
+                "{name}: client side too long for a seed"
+            );
+        })
+        .map(|(name, (c, s))| (name, 0, c, s))
+        .collect();
+    crate::testkit::fuzzing::write_seeds("inspect_smb", &seeds).unwrap();
 }

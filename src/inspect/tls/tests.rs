@@ -1304,14 +1304,10 @@ proptest! {
 // ---------------------------------------------------------------------------------------------
 
 /// Writes the conversations above as seeds for the `inspect_tls` fuzz target
-/// (`[flags, len_hi, len_lo, client, server]`, see `testkit::fuzzing::inspect_tls`) into the
-/// directory named by `EXAUDIT_TLS_SEEDS`:
-/// `EXAUDIT_TLS_SEEDS=fuzz/corpus/inspect_tls cargo test --lib write_fuzz_seeds -- --ignored`.
+/// (see `testkit::fuzzing::inspect_tls`).
 #[test]
-#[ignore = "writes files; run by hand to regenerate the fuzz seeds"]
+#[ignore = "writes fuzz/corpus/inspect_tls: cargo test --lib -- --ignored write_fuzz_seeds"]
 fn write_fuzz_seeds() {
-    let dir = std::path::PathBuf::from(std::env::var("EXAUDIT_TLS_SEEDS").unwrap());
-    std::fs::create_dir_all(&dir).unwrap();
     let (leaf, ca, ss) = (der(LEAF), der(CA), der(SELF_SIGNED));
     let hello = record(22, &client_hello(&ClientHelloSpec::default()));
     let mut seeds: Vec<(&str, u8, Vec<u8>, Vec<u8>)> = Vec::new();
@@ -1366,11 +1362,5 @@ fn write_fuzz_seeds() {
     c.extend(ccs());
     seeds.push(("client-certificate", 0x05, c, s));
     seeds.push(("midstream", 0x05, encrypted(23), encrypted(23)));
-    for (name, flags, client, server) in seeds {
-        let mut data = vec![flags];
-        data.extend_from_slice(&be16(client.len()));
-        data.extend(client);
-        data.extend(server);
-        std::fs::write(dir.join(name), data).unwrap();
-    }
+    crate::testkit::fuzzing::write_seeds("inspect_tls", &seeds).unwrap();
 }
