@@ -23,6 +23,8 @@ pub mod catalog;
 
 pub mod site;
 
+pub mod expect;
+
 pub mod classify;
 
 pub mod report;

@@ -23,7 +23,7 @@ pub use conn_state::ConnState;
 pub use history::History;
 pub use key::{FlowKey, icmp_ports, proto};
 pub use payload::Prefix;
-pub use table::FlowTable;
+pub use table::{FlowTable, FlowView};
 pub use tcp::TcpState;
 
 use crate::decode::Vlans;

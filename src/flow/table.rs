@@ -105,6 +105,45 @@ pub struct FlowTable {
     next_id: u64,
     clock: Timestamp,
     next_sweep: Timestamp,
+    /// The flow whose payload prefix the last packet added to, and whether the bytes came from
+    /// the key's side `a` (for [`FlowTable::fed`]); `NIL` when it added to none.
+    fed: u32,
+    fed_from_a: bool,
+}
+
+/// An open flow as the last packet left it: for learners that read answers as they arrive
+/// (the endpoint mapper's towers), before the flow ends.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowView<'a> {
+    pub id: u64,
+    pub start: Timestamp,
+    pub ip_proto: u8,
+    pub orig: (std::net::IpAddr, u16),
+    pub resp: (std::net::IpAddr, u16),
+    /// The packet's bytes came from the responder.
+    pub from_resp: bool,
+    pub midstream: bool,
+    pub truncated: bool,
+    pub orig_payload: &'a [u8],
+    pub resp_payload: &'a [u8],
+    pub orig_cut: bool,
+    pub resp_cut: bool,
+}
+
+impl FlowView<'_> {
+    /// The prefixes as the inspectors read them.
+    pub fn input(&self) -> crate::inspect::Input<'_> {
+        crate::inspect::Input {
+            client: self.orig_payload,
+            server: self.resp_payload,
+            udp: self.ip_proto == proto::UDP,
+            client_port: self.orig.1,
+            server_port: self.resp.1,
+            midstream: self.midstream,
+            client_cut: self.truncated || self.orig_cut,
+            server_cut: self.truncated || self.resp_cut,
+        }
+    }
 }
 
 impl FlowTable {
@@ -126,6 +165,8 @@ impl FlowTable {
             next_id: 0,
             clock: Timestamp::ZERO,
             next_sweep: Timestamp::ZERO,
+            fed: NIL,
+            fed_from_a: false,
             config,
         }
     }
@@ -149,6 +190,7 @@ impl FlowTable {
         st: &mut FlowStats,
         out: &mut Vec<FlowRecord>,
     ) {
+        self.fed = NIL;
         if now > self.clock {
             self.clock = now;
         }
@@ -166,6 +208,32 @@ impl FlowTable {
             Transport::Icmp(i) => self.icmp(now, pkt, &i, st, out),
             Transport::Other => self.other(now, pkt, st, out),
         }
+    }
+
+    /// The open TCP flow whose payload prefix the last [`observe`](Self::observe) added bytes
+    /// to, if any.
+    pub fn fed(&self) -> Option<FlowView<'_>> {
+        let f = self.flows.get(self.fed as usize).filter(|f| f.live)?;
+        let (a, b) = ((f.key.a, f.key.port_a), (f.key.b, f.key.port_b));
+        let (orig, resp) = if f.orig_is_a { (a, b) } else { (b, a) };
+        let (pa, pb) = (f.prefix_a.as_deref(), f.prefix_b.as_deref());
+        let (op, rp) = if f.orig_is_a { (pa, pb) } else { (pb, pa) };
+        let cut =
+            |p: Option<&Prefix>| p.is_some_and(|p| p.is_full() || p.has_gap() || p.is_starved());
+        Some(FlowView {
+            id: f.id,
+            start: f.start,
+            ip_proto: f.ip_proto,
+            orig,
+            resp,
+            from_resp: self.fed_from_a != f.orig_is_a,
+            midstream: f.kind == Kind::Tcp && !f.saw_syn,
+            truncated: f.truncated,
+            orig_payload: op.map(Prefix::bytes).unwrap_or(&[]),
+            resp_payload: rp.map(Prefix::bytes).unwrap_or(&[]),
+            orig_cut: cut(op),
+            resp_cut: cut(rp),
+        })
     }
 
     /// Writes every flow whose deadline is at or before `now`.
@@ -682,6 +750,8 @@ impl FlowTable {
                 && !p.is_starved()
             {
                 p.add(data_rel.saturating_sub(1), t.payload, &mut self.pool);
+                self.fed = slot;
+                self.fed_from_a = src_is_a;
                 if p.is_starved() && !f.payload_cap_hit {
                     f.payload_cap_hit = true;
                     cap_hit = true;
