@@ -60,6 +60,8 @@ struct RawPath {
     #[serde(default)]
     related: Vec<Spanned<String>>,
     duplicate_of: Option<Spanned<String>>,
+    #[serde(default)]
+    rpc_interfaces: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -352,6 +354,32 @@ fn parse_path(here: &Here<'_>, line: usize, list: u32, raw: RawPath) -> Result<P
     if raw.source.get_ref().trim().is_empty() {
         return Err(here.err(raw.source.span().start, format!("{what}: source is empty")));
     }
+    let mut rpc_interfaces = Vec::new();
+    for n in &raw.rpc_interfaces {
+        let Some(i) = crate::inspect::dcerpc::interface_named(n.get_ref()) else {
+            let known: Vec<&str> = crate::inspect::dcerpc::INTERFACES
+                .iter()
+                .map(|i| i.name)
+                .collect();
+            return Err(here.err(
+                n.span().start,
+                format!(
+                    "{what}: unknown RPC interface \"{}\" (known: {})",
+                    n.get_ref(),
+                    known.join(", ")
+                ),
+            ));
+        };
+        if !ports.iter().any(|e| e.spec == PortSpec::RpcDynamic) {
+            return Err(here.err(
+                n.span().start,
+                format!("{what}: rpc_interfaces is given but no port is rpc-dynamic"),
+            ));
+        }
+        if !rpc_interfaces.contains(&i.name) {
+            rpc_interfaces.push(i.name);
+        }
+    }
     Ok(Path {
         id,
         name: raw.name,
@@ -373,6 +401,7 @@ fn parse_path(here: &Here<'_>, line: usize, list: u32, raw: RawPath) -> Result<P
         program: raw.program,
         related: raw.related.into_iter().map(Spanned::into_inner).collect(),
         duplicate_of: raw.duplicate_of.map(Spanned::into_inner),
+        rpc_interfaces,
         line,
     })
 }

@@ -203,3 +203,38 @@ fn segment_lookup_agrees_with_a_scan_on_every_port() {
     }
     assert!(segments.len() > 100, "{} segments", segments.len());
 }
+
+#[test]
+fn rpc_interfaces_name_known_interfaces_on_dynamic_rpc_paths() {
+    let with = "source = \"vendor manual\"\nrpc_interfaces = [\"emsmdb\", \"nspi\", \"emsmdb\"]";
+    let c = load(&GOOD.replacen("source = \"vendor manual\"", with, 1)).unwrap();
+    let backup = c.path(c.find("local.backup").unwrap());
+    assert_eq!(backup.rpc_interfaces, ["emsmdb", "nspi"]);
+    let e = error(
+        "source = \"vendor manual\"",
+        "source = \"vendor manual\"\nrpc_interfaces = [\"mapi\"]",
+    );
+    assert!(
+        e.starts_with(
+            "rules/local.toml:28: path \"local.backup\": unknown RPC interface \"mapi\" (known: emsmdb, asyncemsmdb, nspi"
+        ),
+        "{e}"
+    );
+    let e = error(
+        "source = \"our change CHG-1234\"",
+        "source = \"our change CHG-1234\"\nrpc_interfaces = [\"emsmdb\"]",
+    );
+    assert_eq!(
+        e,
+        "rules/local.toml:19: path \"local.relay\": rpc_interfaces is given but no port is rpc-dynamic"
+    );
+}
+
+#[test]
+fn the_builtin_catalog_names_the_mapi_interfaces() {
+    let c = Catalog::builtin().unwrap();
+    let p = c.path(c.find("e2010.static.rpc-client-access").unwrap());
+    assert_eq!(p.rpc_interfaces, ["emsmdb", "asyncemsmdb"]);
+    let p = c.path(c.find("e2010.static.address-book").unwrap());
+    assert_eq!(p.rpc_interfaces, ["nspi", "rfr"]);
+}

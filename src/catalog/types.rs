@@ -366,6 +366,9 @@ pub struct Path {
     pub program: Option<String>,
     pub related: Vec<String>,
     pub duplicate_of: Option<String>,
+    /// The RPC interfaces (by the DCE/RPC inspector's names) that the path's dynamic RPC port
+    /// serves, where known: a flow to an endpoint learned for one of them is this path.
+    pub rpc_interfaces: Vec<&'static str>,
     /// Line of the `[[path]]` header in its file.
     pub line: usize,
 }

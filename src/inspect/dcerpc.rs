@@ -713,6 +713,11 @@ pub fn interface(uuid: &Uuid) -> Option<&'static Interface> {
     INTERFACES.iter().find(|i| i.uuid == *uuid)
 }
 
+/// The interface of this name (as [`Interface::name`] spells it).
+pub fn interface_named(name: &str) -> Option<&'static Interface> {
+    INTERFACES.iter().find(|i| i.name == name)
+}
+
 const fn iface(uuid: u128, name: &'static str, ops: &'static [(u16, &'static str)]) -> Interface {
     Interface {
         uuid: Uuid::from_u128(uuid),
