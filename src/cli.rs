@@ -130,6 +130,12 @@ pub struct AuditArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_flows: u32,
 
+    /// Endpoints learned from endpoint-mapper answers and SDP held at once; beyond it the
+    /// oldest learned is dropped (counted)
+    #[arg(long, value_name = "N", default_value_t = 16_384,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_expectations: u32,
+
     /// Payload bytes kept per flow direction for the inspectors
     #[arg(long, value_name = "BYTES", default_value_t = 4096,
           value_parser = clap::value_parser!(u32).range(0..=1_048_576))]
@@ -211,6 +217,10 @@ impl AuditArgs {
             },
             decode,
             flow,
+            expect: exaudit::expect::ExpectConfig {
+                max_entries: self.max_expectations as usize,
+                ..exaudit::expect::ExpectConfig::default()
+            },
             progress: stderr_is_terminal,
             color: match self.color {
                 ColorArg::Always => true,

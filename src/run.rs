@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use crate::catalog::{Catalog, RulesError};
 use crate::classify::{Aggregator, Classifier, Severity};
 use crate::decode::{DecodeConfig, Decoder};
+use crate::expect::{ExpectConfig, Expectations, Learner};
 use crate::flow::{FlowConfig, FlowTable};
+use crate::inspect::epm::IfId;
 use crate::report::{JsonReport, JsonlReport, Judgement, Report, Summary, TableReport};
 use crate::site::Site;
 use crate::source::Merged;
@@ -28,6 +30,8 @@ pub struct Config {
     pub format: Format,
     pub decode: DecodeConfig,
     pub flow: FlowConfig,
+    /// Bounds of the table of endpoints learned from endpoint-mapper answers and SDP.
+    pub expect: ExpectConfig,
     /// Draw a progress bar on standard error.
     pub progress: bool,
     /// Use colour in the table format.
@@ -48,6 +52,7 @@ impl Default for Config {
             format: Format::Jsonl,
             decode: DecodeConfig::default(),
             flow: FlowConfig::default(),
+            expect: ExpectConfig::default(),
             progress: false,
             color: false,
             site: None,
@@ -176,6 +181,9 @@ pub fn run_with(
     }
     let mut decoder = Decoder::new(config.decode);
     let mut table = FlowTable::new(config.flow.clone());
+    let mut learner = Learner::default();
+    let mut expect = Expectations::new(config.expect.clone());
+    let mut lessons = Vec::new();
     let mut report: Box<dyn Report> = match config.format {
         Format::Table => Box::new(TableReport::new(config.color)),
         Format::Jsonl => Box::<JsonlReport>::default(),
@@ -195,9 +203,24 @@ pub fn run_with(
         let ts = pkt.ts;
         if let Some(d) = decoder.decode(&pkt) {
             table.observe(ts, &d, truncated, &mut stats.flow, &mut done);
+            if let Some(v) = table.fed() {
+                learner.fed(&v, ts, &mut lessons);
+            }
+            learner.packet(&d, ts, &mut lessons);
         }
+        for l in lessons.drain(..) {
+            expect.apply(&l);
+        }
+        expect.tick(ts);
         for rec in &mut done {
-            judge(&classifier, &mut agg, report.as_mut(), out, rec)?;
+            judge(
+                &classifier,
+                &mut expect,
+                &mut agg,
+                report.as_mut(),
+                out,
+                rec,
+            )?;
             table.recycle(rec);
         }
         done.clear();
@@ -224,10 +247,18 @@ pub fn run_with(
     }
     table.finish(&mut stats.flow, &mut done);
     for rec in &mut done {
-        judge(&classifier, &mut agg, report.as_mut(), out, rec)?;
+        judge(
+            &classifier,
+            &mut expect,
+            &mut agg,
+            report.as_mut(),
+            out,
+            rec,
+        )?;
         table.recycle(rec);
     }
     done.clear();
+    stats.expect = expect.stats.clone();
     stats.decode = decoder.stats.clone();
     stats.fragments = decoder.fragments.clone();
     let judgement = Judgement {
@@ -236,6 +267,7 @@ pub fn run_with(
         findings: agg.findings(&rules.catalog),
         coverage: agg.coverage(&rules.catalog, rules.site.as_ref()),
         aggregator: &agg,
+        learned: &expect,
     };
     let summary = Summary {
         inputs: config
@@ -259,22 +291,52 @@ pub fn run_with(
     })
 }
 
-/// Classifies one finished flow, counts it, and hands both to the report.
+/// Classifies one finished flow (attributing it to a learned endpoint where it went to one),
+/// counts it, and hands both to the report.
 fn judge(
     classifier: &Classifier<'_>,
+    expect: &mut Expectations,
     agg: &mut Aggregator,
     report: &mut dyn Report,
     out: &mut dyn Write,
-    rec: &crate::flow::FlowRecord,
+    rec: &mut crate::flow::FlowRecord,
 ) -> Result<(), InputError> {
+    let learned = expect.attribute(rec);
+    if learned.as_ref().is_some_and(|a| a.reversed) {
+        rec.turn_around();
+    }
+    let rec = &*rec;
     let ev = crate::inspect::inspect(&crate::inspect::input(rec), rec.start);
-    let mut c = classifier.classify(rec);
+    let mut c = classifier.classify_with(rec, learned.as_ref(), bound_interface(&ev));
     classifier.judge_evidence(rec, &ev, &mut c);
     let cid = crate::report::flow_community_id_bytes(rec);
     agg.add(rec, &c, cid);
     report
         .flow(out, rec, &c, &ev, &cid, classifier.catalog)
         .map_err(InputError::Output)
+}
+
+/// The interface a DCE/RPC bind on the flow named (the first accepted one that is not the
+/// endpoint mapper's), where the interface table knows its UUID.
+fn bound_interface(ev: &crate::inspect::Evidence) -> Option<IfId> {
+    let crate::inspect::Detail::DceRpc(d) = &ev.detail else {
+        return None;
+    };
+    d.contexts
+        .iter()
+        .filter(|c| c.endpoint != Some("epmapper"))
+        .find(|c| {
+            matches!(
+                c.result,
+                crate::inspect::dcerpc::ContextResult::Accepted
+                    | crate::inspect::dcerpc::ContextResult::Unknown
+            )
+        })
+        .map(|c| IfId {
+            uuid: c.uuid,
+            major: c.version.0,
+            minor: c.version.1,
+        })
 }
 
 fn progress_bar(inputs: &[PathBuf]) -> indicatif::ProgressBar {

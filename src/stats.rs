@@ -145,6 +145,7 @@ pub struct Stats {
     pub decode: DecodeStats,
     pub fragments: FragmentStats,
     pub flow: FlowStats,
+    pub expect: crate::expect::ExpectStats,
 }
 
 #[cfg(test)]

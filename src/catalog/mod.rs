@@ -80,6 +80,9 @@ pub enum PortMatch {
     /// as "Dynamic RPC"; or a UDP port on a path documented as RTP media. Weaker: the port alone
     /// does not prove the service.
     Inferred,
+    /// A port the capture itself taught: an endpoint-mapper or DCOM answer handed it out for
+    /// an interface, or an SDP offer or answer named it for a call's media.
+    Learned,
 }
 
 impl PortMatch {
@@ -88,6 +91,7 @@ impl PortMatch {
             PortMatch::Exact => "port",
             PortMatch::Range => "range",
             PortMatch::Inferred => "inferred",
+            PortMatch::Learned => "learned",
         }
     }
 }

@@ -71,10 +71,13 @@ pub enum Code {
     KerberosWeakEtype,
     AnonymousAccess,
     ProtocolMismatch,
+    DynamicPortBlocked,
+    RpcInterfaceMismatch,
+    RtpWithoutSrtp,
 }
 
 impl Code {
-    pub const ALL: [Code; 24] = [
+    pub const ALL: [Code; 27] = [
         Code::UndocumentedFlow,
         Code::UndocumentedAttempt,
         Code::PathRejected,
@@ -99,6 +102,9 @@ impl Code {
         Code::KerberosWeakEtype,
         Code::AnonymousAccess,
         Code::ProtocolMismatch,
+        Code::DynamicPortBlocked,
+        Code::RpcInterfaceMismatch,
+        Code::RtpWithoutSrtp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -127,12 +133,18 @@ impl Code {
             Code::KerberosWeakEtype => "kerberos-weak-etype",
             Code::AnonymousAccess => "anonymous-access",
             Code::ProtocolMismatch => "protocol-mismatch",
+            Code::DynamicPortBlocked => "dynamic-port-blocked",
+            Code::RpcInterfaceMismatch => "rpc-interface-mismatch",
+            Code::RtpWithoutSrtp => "rtp-without-srtp",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
-            Code::PathRejected | Code::PathUnanswered | Code::InternetExposure => Severity::High,
+            Code::PathRejected
+            | Code::PathUnanswered
+            | Code::InternetExposure
+            | Code::DynamicPortBlocked => Severity::High,
             Code::UndocumentedFlow | Code::ClearPort | Code::LegacyProtocol | Code::PortScan => {
                 Severity::Medium
             }
@@ -151,8 +163,9 @@ impl Code {
             | Code::RpcWithoutPrivacy
             | Code::KerberosWeakEtype
             | Code::AnonymousAccess
-            | Code::ProtocolMismatch => Severity::Medium,
-            Code::TlsHandshakeFailed => Severity::Low,
+            | Code::ProtocolMismatch
+            | Code::RtpWithoutSrtp => Severity::Medium,
+            Code::TlsHandshakeFailed | Code::RpcInterfaceMismatch => Severity::Low,
         }
     }
 }
@@ -336,13 +349,19 @@ impl Aggregator {
                 Code::UnencryptedPath => c.service_extra,
                 _ => None,
             };
+            // Media ports change with every call: one group for all of them.
+            let port = if code == Code::RtpWithoutSrtp {
+                0
+            } else {
+                rec.resp.1
+            };
             let key = GroupKey {
                 code,
                 path,
                 src_roles,
                 dst_roles,
                 transport,
-                port: rec.resp.1,
+                port,
                 detail: match code {
                     Code::ProtocolMismatch | Code::UnencryptedPath => extra,
                     _ => None,
@@ -785,6 +804,28 @@ fn message(f: &Finding, catalog: &Catalog, extra: Option<u32>) -> String {
             },
             flows_text(f.flows)
         ),
+        Code::DynamicPortBlocked => format!(
+            "the endpoint mapper handed out {port} on {to} for {}, and {} from {from} to it got no answer or a refusal: a firewall lets 135 through but not the dynamic RPC ports",
+            if path_name.is_empty() {
+                "RPC".to_owned()
+            } else {
+                path_name.clone()
+            },
+            flows_text(f.flows)
+        ),
+        Code::RpcInterfaceMismatch => format!(
+            "RPC from {from} to {to} on {port} bound another interface than the endpoint mapper handed the port out for ({})",
+            flows_text(f.flows)
+        ),
+        Code::RtpWithoutSrtp => format!(
+            "call media between {from} and {to} is plain RTP{} ({}); media is encrypted only when the UM dial plan is Secured",
+            if path_name.is_empty() {
+                ", where the call was signalled over TLS".to_owned()
+            } else {
+                format!(", where {path_name} documents SRTP")
+            },
+            flows_text(f.flows)
+        ),
         Code::PortScan => {
             let t = f.transport.map_or("tcp/udp", Transport::as_str);
             let ports: Vec<String> = f.ports.iter().map(u16::to_string).collect();
@@ -843,7 +884,10 @@ mod tests {
                 "ntlmv1",
                 "kerberos-weak-etype",
                 "anonymous-access",
-                "protocol-mismatch"
+                "protocol-mismatch",
+                "dynamic-port-blocked",
+                "rpc-interface-mismatch",
+                "rtp-without-srtp"
             ]
         );
     }

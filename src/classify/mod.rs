@@ -10,13 +10,15 @@ mod verdict;
 
 pub use evidence::expected_service;
 pub use finding::{Aggregator, Code, Coverage, CoverageStatus, Finding, Severity};
-pub use verdict::{Classification, MAX_ALSO, Reachability, Verdict, reachability};
+pub use verdict::{Classification, Learned, MAX_ALSO, Reachability, Verdict, reachability};
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::catalog::{Candidate, Candidates, Catalog, PortMatch, Role, RoleSet, Transport};
+use crate::expect::{Attribution, What};
 use crate::flow::{FlowRecord, Kind};
+use crate::inspect::epm::IfId;
 use crate::site::Site;
 
 /// The catalog and the site, with what is precomputed from them once per run.
@@ -148,6 +150,161 @@ impl<'a> Classifier<'a> {
         c
     }
 
+    /// The verdict for one finished flow, with what the capture taught about it: the endpoint
+    /// it went to was learned (`learned`), and/or a DCE/RPC bind on the flow named the
+    /// interface (`bound`). A learned endpoint is classified as the catalog's dynamic-RPC (or
+    /// media) path for what was learned, matched `learned`; a bind alone picks, among the
+    /// dynamic-RPC paths that an inferred match allows, the one that serves its interface.
+    pub fn classify_with(
+        &self,
+        rec: &FlowRecord,
+        learned: Option<&Attribution>,
+        bound: Option<IfId>,
+    ) -> Classification {
+        let Some(a) = learned else {
+            let mut c = self.classify(rec);
+            if rec.kind == Kind::Tcp
+                && let Some(b) = bound
+            {
+                c.rpc_interface = Some(b);
+                if c.how == Some(PortMatch::Inferred) {
+                    let mut d = self.classify_rpc(rec, b.name(), PortMatch::Inferred);
+                    d.rpc_interface = Some(b);
+                    return d;
+                }
+            }
+            return c;
+        };
+        let mut c = match a.what {
+            What::Rpc { .. } => {
+                let first = a.interfaces().next();
+                let shown = bound.or(first);
+                let mut c =
+                    self.classify_rpc(rec, shown.and_then(|i| i.name()), PortMatch::Learned);
+                c.rpc_interface = shown;
+                if let Some(b) = bound
+                    && first.is_some()
+                    && !a.interfaces().any(|i| same_process(i, b))
+                {
+                    c.findings.insert(Code::RpcInterfaceMismatch);
+                    c.learned = Some(Learned {
+                        what: a.what,
+                        from: a.from,
+                        expected: first,
+                    });
+                }
+                if c.reachability.failed() {
+                    c.findings.remove(Code::PathRejected);
+                    c.findings.remove(Code::PathUnanswered);
+                    c.findings.insert(Code::DynamicPortBlocked);
+                }
+                c
+            }
+            What::Media {
+                srtp,
+                signalling_tls,
+                ..
+            } => {
+                let mut c = self.classify_media(rec);
+                // One-way media is ordinary (a greeting played, a call on hold).
+                c.findings.remove(Code::PathUnanswered);
+                let srtp_documented = c
+                    .path
+                    .filter(|_| matches!(c.verdict, Verdict::Documented | Verdict::PortOnly))
+                    .is_some_and(|p| {
+                        self.catalog
+                            .path(p)
+                            .encryption
+                            .contains(crate::catalog::Encryption::Srtp)
+                    });
+                if !srtp && (signalling_tls || srtp_documented) {
+                    c.findings.insert(Code::RtpWithoutSrtp);
+                }
+                c
+            }
+        };
+        if c.learned.is_none() {
+            c.learned = Some(Learned {
+                what: a.what,
+                from: a.from,
+                expected: None,
+            });
+        }
+        c
+    }
+
+    /// A flow to a dynamic RPC endpoint, among the catalog's dynamic-RPC paths: those that
+    /// serve `interface` first, then those that name no interface. Without an interface, all.
+    fn classify_rpc(
+        &self,
+        rec: &FlowRecord,
+        interface: Option<&str>,
+        how: PortMatch,
+    ) -> Classification {
+        let port = rec.resp.1;
+        let all = self
+            .catalog
+            .candidates(Transport::Tcp, port, true, false)
+            .symbolic;
+        let with = |cand: &Candidate| Candidate { how, ..*cand };
+        let ranked: Vec<Candidate> = match interface {
+            Some(name) => {
+                let serves =
+                    |cand: &&Candidate| self.catalog.path(cand.path).rpc_interfaces.contains(&name);
+                let generic =
+                    |cand: &&Candidate| self.catalog.path(cand.path).rpc_interfaces.is_empty();
+                all.iter()
+                    .filter(serves)
+                    .chain(all.iter().filter(generic))
+                    .map(with)
+                    .collect()
+            }
+            None => all.iter().map(with).collect(),
+        };
+        self.classify_among(rec, &ranked, Transport::Tcp)
+    }
+
+    /// A UDP flow to a learned media endpoint, among the catalog's RTP media paths.
+    fn classify_media(&self, rec: &FlowRecord) -> Classification {
+        let port = rec.resp.1;
+        let ranked: Vec<Candidate> = self
+            .catalog
+            .candidates(Transport::Udp, port, false, true)
+            .media
+            .iter()
+            .map(|cand| Candidate {
+                how: PortMatch::Learned,
+                ..*cand
+            })
+            .collect();
+        self.classify_among(rec, &ranked, Transport::Udp)
+    }
+
+    /// [`choose`](Self::choose) over candidates ranked by the caller, then the findings.
+    fn classify_among(
+        &self,
+        rec: &FlowRecord,
+        ranked: &[Candidate],
+        transport: Transport,
+    ) -> Classification {
+        let roles = self.site.map(|s| {
+            (
+                s.roles_of(rec.orig.0).with_implied(),
+                s.roles_of(rec.resp.0).with_implied(),
+            )
+        });
+        let cands = Candidates {
+            segment: u32::MAX,
+            by_port: ranked,
+            symbolic: &[],
+            media: &[],
+        };
+        let mut c = self.choose(cands, roles, transport, rec.resp.1);
+        c.reachability = reachability(rec);
+        self.findings(rec, &mut c);
+        c
+    }
+
     /// What the port and the roles alone decide: the path, the other matches, the verdict, and
     /// the parts of the findings that do not depend on how the flow went (`alternative` and
     /// `legacy_path` are set where clear-port and legacy-protocol would apply). The same inputs
@@ -203,7 +360,7 @@ impl<'a> Classifier<'a> {
         let on_path = matches!(c.verdict, Verdict::Documented | Verdict::PortOnly);
         if on_path
             && let Some(pi) = c.path
-            && c.how != Some(PortMatch::Inferred)
+            && !matches!(c.how, Some(PortMatch::Inferred | PortMatch::Learned))
             && !self.catalog.path(pi).is_tls_port(transport, port)
         {
             c.alternative = self.catalog.alternative(transport, port);
@@ -236,7 +393,10 @@ impl<'a> Classifier<'a> {
         if from_ok(from, src) && to.admits(dst) {
             return true;
         }
-        cand.how == PortMatch::Inferred && media && from_ok(from, dst) && to.admits(src)
+        matches!(cand.how, PortMatch::Inferred | PortMatch::Learned)
+            && media
+            && from_ok(from, dst)
+            && to.admits(src)
     }
 
     /// The findings of one flow, from its choice and how the flow went.
@@ -286,6 +446,18 @@ impl RoleSet {
             self
         }
     }
+}
+
+/// Whether two interfaces are served by the same Exchange process, so that a flow binding one
+/// on a port learned for the other is no disagreement: the store's EMSMDB and AsyncEMSMDB
+/// (MS-OXCRPC), the address book's NSPI and RFR (MS-OXNSPI, MS-OXABREF).
+fn same_process(a: IfId, b: IfId) -> bool {
+    let family = |i: IfId| match i.name() {
+        Some("emsmdb" | "asyncemsmdb") => Some("store"),
+        Some("nspi" | "rfr") => Some("address book"),
+        other => other,
+    };
+    a.uuid == b.uuid || family(a).is_some_and(|f| family(b) == Some(f))
 }
 
 /// Whether a list's generations apply to the site (always, without a site file).

@@ -1,7 +1,9 @@
 //! What one flow is: its verdict, its reachability, and the codes of the findings it raises.
 
 use crate::catalog::{Candidate, PortMatch, RoleSet};
+use crate::expect::{Source, What};
 use crate::flow::{ConnState, FlowRecord, Kind};
+use crate::inspect::epm::IfId;
 
 use super::finding::{Code, CodeSet};
 
@@ -135,6 +137,19 @@ pub struct Classification {
     pub mismatch: Option<u32>,
     /// For `unencrypted-path`: the service seen, as a `Service` index.
     pub service_extra: Option<u32>,
+    /// The RPC interface the flow carries: the bind's, else what the endpoint mapper said.
+    pub rpc_interface: Option<IfId>,
+    /// What the capture taught about the flow's server endpoint, when it was learned.
+    pub learned: Option<Learned>,
+}
+
+/// A flow's learned endpoint, as the report shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Learned {
+    pub what: What,
+    pub from: Source,
+    /// For `rpc-interface-mismatch`: the interface the endpoint mapper had named.
+    pub expected: Option<IfId>,
 }
 
 impl Classification {

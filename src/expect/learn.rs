@@ -77,6 +77,25 @@ impl Learner {
         }
     }
 
+    /// Every decoded packet: a UDP datagram or TCP segment with payload on a SIP port goes to
+    /// [`sip`](Self::sip). Two port comparisons for anything else.
+    pub fn packet(
+        &mut self,
+        d: &crate::decode::Decoded<'_>,
+        now: Timestamp,
+        out: &mut Vec<Lesson>,
+    ) {
+        use crate::decode::Transport as T;
+        let (sp, dp, payload, transport) = match &d.transport {
+            T::Udp(u) => (u.src_port, u.dst_port, u.payload, Transport::Udp),
+            T::Tcp(t) => (t.src_port, t.dst_port, t.payload, Transport::Tcp),
+            _ => return,
+        };
+        if is_sip_port(sp) || is_sip_port(dp) {
+            self.sip((d.src, sp), (d.dst, dp), transport, payload, now, out);
+        }
+    }
+
     /// A UDP datagram or TCP segment payload between `src` and `dst`, one end on a SIP port:
     /// SIP offers and answers teach media endpoints, and the end of a call closes them.
     #[allow(

@@ -160,6 +160,8 @@ pub struct Entry {
     /// Finished flows attributed to it, and how many of them the server never answered.
     pub flows: u64,
     pub failed: u64,
+    /// The call ended: later lessons of the same call do not revive it.
+    ended: bool,
     generation: u64,
 }
 
@@ -260,9 +262,10 @@ impl Expectations {
             Lesson::EndCall { key, call, at } => {
                 if let Some(e) = self.map.get_mut(&key)
                     && matches!(e.what, What::Media { call: c, .. } if c == call)
-                    && at < e.until
+                    && !e.ended
                 {
-                    e.until = at;
+                    e.until = e.until.min(at);
+                    e.ended = true;
                     self.stats.calls_ended += 1;
                 }
             }
@@ -283,9 +286,11 @@ impl Expectations {
                 );
             // Still in force: the lesson confirms it (and, for RPC, may name another interface
             // served on the same port).
-            if same_kind && from.at <= e.until {
+            if same_kind && (from.at <= e.until || e.ended) {
                 self.stats.repeated += 1;
-                e.until = e.until.max(until);
+                if !e.ended {
+                    e.until = e.until.max(until);
+                }
                 if let What::Rpc {
                     interface: Some(i), ..
                 } = what
@@ -313,6 +318,7 @@ impl Expectations {
             until,
             flows: 0,
             failed: 0,
+            ended: false,
             generation,
         };
         if let What::Rpc {

@@ -310,4 +310,40 @@ impl FlowRecord {
     pub fn duration(&self) -> Duration {
         self.last.since(self.start)
     }
+
+    /// Swaps the roles of the two ends, for a flow joined mid-stream whose first packet came
+    /// from what later proved to be the server (a port the endpoint mapper handed out). As
+    /// Zeek does when it flips a connection: the history's letters change case and a `^` is
+    /// added, and the connection state is worked out again for the new roles.
+    pub fn turn_around(&mut self) {
+        std::mem::swap(&mut self.orig, &mut self.resp);
+        std::mem::swap(&mut self.orig_counts, &mut self.resp_counts);
+        std::mem::swap(&mut self.orig_tcp_state, &mut self.resp_tcp_state);
+        std::mem::swap(&mut self.orig_payload, &mut self.resp_payload);
+        let mut letters = [0u8; history::MAX_HISTORY];
+        let h = self.history.as_bytes();
+        let n = h.len().min(letters.len());
+        for (d, s) in letters.iter_mut().zip(h) {
+            *d = if s.is_ascii_lowercase() {
+                s.to_ascii_uppercase()
+            } else {
+                s.to_ascii_lowercase()
+            };
+        }
+        self.history.replace(letters.get(..n).unwrap_or(&[]));
+        self.history.push_raw(b'^');
+        if self.kind == Kind::Tcp {
+            self.conn_state = conn_state::tcp_state(
+                conn_state::SideSummary {
+                    state: self.orig_tcp_state,
+                    size: self.orig_counts.bytes,
+                },
+                conn_state::SideSummary {
+                    state: self.resp_tcp_state,
+                    size: self.resp_counts.bytes,
+                },
+                self.history.as_bytes(),
+            );
+        }
+    }
 }

@@ -284,6 +284,20 @@ pub struct Epm {
     pub ndr64: bool,
 }
 
+impl Epm {
+    /// No endpoint-mapper or DCOM resolver call was read.
+    pub fn is_empty(&self) -> bool {
+        self.maps == 0
+            && self.lookups == 0
+            && self.dcom == 0
+            && self.answers == 0
+            && self.faults == 0
+            && self.asked.is_empty()
+            && self.towers.is_empty()
+            && self.bindings.is_empty()
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }

@@ -473,6 +473,8 @@ pub struct Evidence {
     /// The NTLM exchange, wherever it was carried.
     pub ntlm: Option<auth::Ntlm>,
     pub detail: Detail,
+    /// What the flow's endpoint-mapper or DCOM resolver calls asked and answered.
+    pub epm: Option<Box<epm::Epm>>,
 }
 
 impl Evidence {
@@ -554,6 +556,12 @@ pub fn inspect(input: &Input<'_>, at: crate::time::Timestamp) -> Evidence {
         || dcerpc::inspect(input, &mut ev)
         || smb::inspect(input, &mut ev)
         || sip::inspect(input, &mut ev);
+    if ev.service == Some(Service::DceRpc)
+        && let Some(l) = epm::learn(input)
+        && !l.epm.is_empty()
+    {
+        ev.epm = Some(Box::new(l.epm));
+    }
     if let Some(up) = ev.upgrade {
         let client = input.client.get(up.client_at..).unwrap_or(&[]);
         let server = input.server.get(up.server_at..).unwrap_or(&[]);

@@ -183,6 +183,12 @@ impl FlowWriter {
             string(buf, c.as_str());
         }
         buf.push(b']');
+        if let Some(i) = &cls.rpc_interface {
+            serialized(buf, "rpc_interface", i);
+        }
+        if let Some(l) = &cls.learned {
+            write_learned(buf, l);
+        }
     }
 
     /// The evidence fields: the service seen, what the payload covered, encryption and
@@ -248,8 +254,58 @@ impl FlowWriter {
             Detail::DceRpc(d) => serialized(buf, "dce_rpc", d),
             Detail::Sip(d) => serialized(buf, "sip", d),
         }
+        if let Some(e) = &ev.epm {
+            serialized(buf, "epm", e);
+        }
     }
 }
+
+/// `learned_from` (the flow and time of the answer that taught the endpoint), and for media
+/// the call it belongs to.
+fn write_learned(buf: &mut Vec<u8>, l: &crate::classify::Learned) {
+    use crate::expect::What;
+    key(buf, "learned_from");
+    buf.extend_from_slice(b"{\"community_id\":");
+    string(buf, l.from.community_id());
+    key(buf, "ts");
+    ts(buf, l.from.at);
+    key(buf, "via");
+    string(
+        buf,
+        match l.what {
+            What::Rpc { dcom: false, .. } => "epm",
+            What::Rpc { dcom: true, .. } => "dcom",
+            What::Media { .. } => "sdp",
+        },
+    );
+    if let Some(e) = &l.expected {
+        serialized(buf, "interface", e);
+    }
+    buf.push(b'}');
+    if let What::Media {
+        call,
+        rtcp,
+        srtp,
+        signalling_tls,
+    } = l.what
+    {
+        key(buf, "media");
+        buf.extend_from_slice(b"{\"call_id\":\"");
+        for b in call {
+            buf.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        }
+        buf.extend_from_slice(b"\",\"stream\":");
+        string(buf, if rtcp { "rtcp" } else { "rtp" });
+        buf.extend_from_slice(b",\"srtp\":");
+        buf.extend_from_slice(if srtp { b"true" } else { b"false" });
+        if signalling_tls {
+            buf.extend_from_slice(b",\"signalling_tls\":true");
+        }
+        buf.push(b'}');
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A path's expected encryption and authentication, rendered once.
 fn expected_json(p: &crate::catalog::Path) -> (Vec<u8>, Vec<u8>) {

@@ -55,6 +55,7 @@ struct SummaryJson<'a> {
     failing: u64,
     findings: BTreeMap<&'static str, u64>,
     findings_ungrouped: u64,
+    expectations: ExpectationsJson<'a>,
 }
 
 /// A `"finding"` object.
@@ -229,7 +230,102 @@ fn summary_json<'a>(s: &'a Summary<'_>, t: &'a FlowTally) -> SummaryJson<'a> {
         failing: s.judgement.aggregator.failing,
         findings: finding_counts(s.judgement),
         findings_ungrouped: s.judgement.aggregator.ungrouped,
+        expectations: ExpectationsJson {
+            held: s.judgement.learned.len(),
+            counts: &s.stats.expect,
+            listed_more: s.judgement.learned.retired_more,
+        },
     }
+}
+
+#[derive(Serialize)]
+struct ExpectationsJson<'a> {
+    /// Endpoints held when the input ended.
+    held: usize,
+    #[serde(flatten)]
+    counts: &'a crate::expect::ExpectStats,
+    /// Endpoints learned but no longer listed (the report keeps the first 1,024 retired).
+    listed_more: u64,
+}
+
+/// One learned endpoint.
+#[derive(Serialize)]
+struct LearnedJson<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    ip: std::net::IpAddr,
+    port: u16,
+    transport: &'static str,
+    via: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    interfaces: Vec<crate::inspect::epm::IfId>,
+    #[serde(skip_serializing_if = "is_zero")]
+    interfaces_more: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    srtp: Option<bool>,
+    learned_from: LearnedFrom<'a>,
+    until: String,
+    flows: u64,
+    failed: u64,
+}
+
+#[derive(Serialize)]
+struct LearnedFrom<'a> {
+    community_id: &'a str,
+    ts: String,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn learned_json<'a>(k: crate::expect::Key, e: &'a crate::expect::Entry) -> LearnedJson<'a> {
+    use crate::expect::What;
+    let (via, call_id, stream, srtp) = match e.what {
+        What::Rpc { dcom, .. } => (if dcom { "dcom" } else { "epm" }, None, None, None),
+        What::Media {
+            call, rtcp, srtp, ..
+        } => (
+            "sdp",
+            Some(call.iter().map(|b| format!("{b:02x}")).collect()),
+            Some(if rtcp { "rtcp" } else { "rtp" }),
+            Some(srtp),
+        ),
+    };
+    LearnedJson {
+        ty: "learned",
+        ip: k.ip,
+        port: k.port,
+        transport: k.transport.as_str(),
+        via,
+        interfaces: e.interfaces().collect(),
+        interfaces_more: e.interfaces_more,
+        call_id,
+        stream,
+        srtp,
+        learned_from: LearnedFrom {
+            community_id: e.from.community_id(),
+            ts: e.from.at.to_string(),
+        },
+        until: e.until.to_string(),
+        flows: e.flows,
+        failed: e.failed,
+    }
+}
+
+fn write_learned(out: &mut dyn Write, j: &Judgement<'_>, sep: [&[u8]; 3]) -> io::Result<()> {
+    write_each(
+        out,
+        j.learned
+            .entries()
+            .into_iter()
+            .map(|(k, e)| learned_json(k, e)),
+        sep,
+    )
 }
 
 /// One JSON object per line.
@@ -263,6 +359,7 @@ impl Report for JsonlReport {
         let j = summary.judgement;
         write_findings(out, j, [b"", b"", b"\n"])?;
         write_coverage(out, j, [b"", b"", b"\n"])?;
+        write_learned(out, j, [b"", b"", b"\n"])?;
         serde_json::to_writer(&mut *out, &summary_json(summary, &self.tally))?;
         out.write_all(b"\n")
     }
@@ -319,6 +416,8 @@ impl Report for JsonReport {
         write_findings(out, j, [b"\n", b",\n", b""])?;
         out.write_all(b"\n],\"coverage\":[")?;
         write_coverage(out, j, [b"\n", b",\n", b""])?;
+        out.write_all(b"\n],\"learned\":[")?;
+        write_learned(out, j, [b"\n", b",\n", b""])?;
         out.write_all(b"\n],\"summary\":")?;
         serde_json::to_writer(&mut *out, &summary_json(summary, &self.tally))?;
         out.write_all(b"}\n")

@@ -33,6 +33,8 @@ pub struct Judgement<'a> {
     pub findings: Vec<Finding>,
     pub coverage: Vec<Coverage>,
     pub aggregator: &'a Aggregator,
+    /// The endpoints the capture taught (endpoint mapper, DCOM, SDP).
+    pub learned: &'a crate::expect::Expectations,
 }
 
 /// What the report needs at the end of a run besides the flows.

@@ -57,6 +57,9 @@ impl TableReport {
     }
 }
 
+/// Learned endpoints listed in the terminal report.
+const MAX_LEARNED_LINES: usize = 20;
+
 fn failed(s: ConnState) -> bool {
     matches!(
         s,
@@ -434,6 +437,7 @@ impl TableReport {
             )?;
         }
         writeln!(out)?;
+        self.learned_section(out, j)?;
 
         if j.site.is_none() {
             return Ok(());
@@ -473,6 +477,90 @@ impl TableReport {
             .collect();
         if !unseen.is_empty() {
             wrap(out, "  not seen:", 4, 100, &unseen.join(", "))?;
+        }
+        writeln!(out)
+    }
+
+    /// The endpoints the capture taught, and the flows that went to them: absent when nothing
+    /// was learned.
+    fn learned_section(&self, out: &mut dyn Write, j: &Judgement<'_>) -> io::Result<()> {
+        use crate::expect::What;
+        let all = j.learned.entries();
+        if all.is_empty() {
+            return Ok(());
+        }
+        let rpc = all
+            .iter()
+            .filter(|(_, e)| matches!(e.what, What::Rpc { .. }))
+            .count();
+        self.heading(
+            out,
+            &format!(
+                "Learned endpoints ({}: {} from the endpoint mapper or DCOM, {} from SDP)",
+                all.len(),
+                rpc,
+                all.len() - rpc
+            ),
+        )?;
+        for (k, e) in all.iter().take(MAX_LEARNED_LINES) {
+            let addr = match k.ip {
+                std::net::IpAddr::V4(a) => format!("{a}:{}/{}", k.port, k.transport.as_str()),
+                std::net::IpAddr::V6(a) => format!("[{a}]:{}/{}", k.port, k.transport.as_str()),
+            };
+            let what = match e.what {
+                What::Rpc { dcom, .. } => {
+                    let names: Vec<String> = e
+                        .interfaces()
+                        .map(|i| i.name().map_or_else(|| i.uuid.to_string(), str::to_owned))
+                        .collect();
+                    let names = if names.is_empty() {
+                        "object exporter".to_owned()
+                    } else {
+                        names.join(", ")
+                    };
+                    format!("{} {names}", if dcom { "dcom" } else { "epm" })
+                }
+                What::Media {
+                    call, rtcp, srtp, ..
+                } => format!(
+                    "sdp {} {} call {}",
+                    if srtp { "srtp" } else { "rtp" },
+                    if rtcp { "rtcp" } else { "media" },
+                    call.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                ),
+            };
+            let flows = match (e.flows, e.failed) {
+                (0, _) => "no flow".to_owned(),
+                (n, 0) => format!("{} flow{}", thousands(n), if n == 1 { "" } else { "s" }),
+                (n, f) => format!(
+                    "{} flow{}, {} failed",
+                    thousands(n),
+                    if n == 1 { "" } else { "s" },
+                    thousands(f)
+                ),
+            };
+            let line = format!("  {addr:<28} {what:<44} {flows}");
+            writeln!(out, "{}", line.chars().take(100).collect::<String>())?;
+            writeln!(
+                out,
+                "      learned {} from flow {}",
+                e.from.at,
+                e.from.community_id()
+            )?;
+        }
+        if all.len() > MAX_LEARNED_LINES {
+            writeln!(
+                out,
+                "  ({} more in the JSON output)",
+                thousands(all.len().saturating_sub(MAX_LEARNED_LINES) as u64)
+            )?;
+        }
+        if j.learned.retired_more > 0 {
+            writeln!(
+                out,
+                "  ({} more that expired or were dropped are counted, not listed)",
+                thousands(j.learned.retired_more)
+            )?;
         }
         writeln!(out)
     }

@@ -47,6 +47,7 @@ pub fn capture(data: &[u8]) -> crate::Analysis {
         findings: agg.findings(catalog),
         coverage: agg.coverage(catalog, site.as_ref()),
         aggregator: &agg,
+        learned: &crate::expect::Expectations::default(),
     };
     let summary = Summary {
         inputs: vec!["fuzz".into()],

@@ -24,6 +24,7 @@
     reason = "fixtures are built from constants; a bad scenario is a bug in the test"
 )]
 
+pub mod epm;
 pub mod fuzzing;
 pub mod ntlm;
 pub mod scenes;

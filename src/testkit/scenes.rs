@@ -151,7 +151,8 @@ pub fn encapsulations() -> Vec<(&'static str, Capture)> {
 ///    attempt record);
 /// 7. hub01 to the domain controller: DNS, Kerberos, SASL-bound LDAP; mbx01 to the global catalog;
 /// 8. cas01 binding to LDAP with a clear-text password (a simple bind);
-/// 9. hub01 and cas01 to the RPC endpoint mapper on mbx01;
+/// 9. hub01 and cas01 ask the RPC endpoint mapper on mbx01 where the store (EMSMDB) listens:
+///    port 59532;
 /// 10. workstations to cas01: HTTPS, and HTTP redirected to HTTPS;
 /// 11. POP3 in clear text, user and password visible;
 /// 12. IMAP over TLS;
@@ -160,7 +161,14 @@ pub fn encapsulations() -> Vec<(&'static str, Capture)> {
 /// 15. RDP from a workstation to hub01, a path Exchange does not document;
 /// 16. an internet host reaching mbx01 on 443 (exposure), aborted by the client;
 /// 17. the same host scanning edge01's TCP ports 20–45 (all refused; 25 left out);
-/// 18. NNTP to cas01, a legacy protocol.
+/// 18. NNTP to cas01, a legacy protocol;
+/// 19. hub01 relaying outbound mail through the Edge in clear text;
+/// 20. a client submitting on 587 with AUTH LOGIN before TLS;
+/// 21. cas01 binding to the store on the port item 9 taught, at authentication level connect;
+/// 22. Outlook Web App over TLS 1.0;
+/// 23. Outlook on ws51 asking cas01's endpoint mapper for the store (two towers), then binding
+///     there with packet privacy;
+/// 24. ws52 told where cas01's address book (NSPI) listens, its SYNs to that port unanswered.
 pub fn demo() -> Capture {
     let hub01 = "10.1.0.10";
     let hub02 = "10.1.0.11";
@@ -278,9 +286,21 @@ pub fn demo() -> Capture {
     gap(&mut cap, 70);
 
     // 9. The RPC endpoint mapper on the Mailbox server.
-    rpc_epmap(&mut cap, at(hub01, 50411), at(mbx, 135), 11);
+    rpc_epmap(
+        &mut cap,
+        at(hub01, 50411),
+        at(mbx, 135),
+        EMSMDB,
+        &[(59532, [10, 1, 0, 20])],
+    );
     gap(&mut cap, 30);
-    rpc_epmap(&mut cap, at(cas, 52377), at(mbx, 135), 12);
+    rpc_epmap(
+        &mut cap,
+        at(cas, 52377),
+        at(mbx, 135),
+        EMSMDB,
+        &[(59532, [0, 0, 0, 0])],
+    );
     gap(&mut cap, 90);
 
     // 10. Outlook Web App: HTTPS, and plain HTTP redirected to it.
@@ -377,7 +397,7 @@ pub fn demo() -> Capture {
 
     // 21. cas01 binds to the store on the Mailbox server at level connect: authenticated, but
     // neither signed nor encrypted.
-    rpc_emsmdb_connect_level(&mut cap, at(cas, 52890), at(mbx, 59532), 21);
+    rpc_emsmdb(&mut cap, at(cas, 52890), at(mbx, 59532), CONNECT, 21);
     gap(&mut cap, 50);
 
     // 22. An old client reaches Outlook Web App over TLS 1.0.
@@ -385,6 +405,36 @@ pub fn demo() -> Capture {
     s.handshake();
     tls_session_of(TLS10, &mut s, 22, "mail.contoso.com", &[(560, 1200)]);
     s.close();
+
+    gap(&mut cap, 60);
+
+    // 23. Outlook asks cas01's endpoint mapper where the store is (the answer has two towers:
+    // the address and the server's other network), then connects there with packet privacy.
+    rpc_epmap(
+        &mut cap,
+        at(ws51, 49760),
+        at(cas, 135),
+        EMSMDB,
+        &[(59540, [10, 1, 0, 30]), (59540, [192, 168, 30, 30])],
+    );
+    gap(&mut cap, 5);
+    rpc_emsmdb(&mut cap, at(ws51, 49761), at(cas, 59540), PRIVACY, 23);
+    gap(&mut cap, 40);
+
+    // 24. Another workstation is told where the address book is, but the firewall in front of
+    // cas01 drops everything above 135: the SYN is retried and never answered.
+    rpc_epmap(
+        &mut cap,
+        at(ws52, 50180),
+        at(cas, 135),
+        NSPI,
+        &[(59541, [10, 1, 0, 30])],
+    );
+    gap(&mut cap, 5);
+    let blocked = (at(ws52, 50181), at(cas, 59541));
+    cap.tcp(blocked.0, blocked.1).syn();
+    gap(&mut cap, 1000);
+    cap.tcp(blocked.0, blocked.1).syn();
 
     // 6 again: Windows doubles the timeout, so the last retransmission is 6 s after the first.
     wait_until(&mut cap, t6.saturating_add(Duration::from_secs(9)));
@@ -399,7 +449,7 @@ fn wait_until(cap: &mut Capture, t: Timestamp) {
 }
 
 /// Deterministic bytes that look random, for ciphertext and opaque blobs.
-fn opaque(seed: u32, len: usize) -> Vec<u8> {
+pub fn opaque(seed: u32, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9) | 1;
     (0..len)
         .map(|_| {
@@ -911,7 +961,7 @@ fn ldap_simple_bind(
 }
 
 /// A DCE/RPC PDU: the 16-byte common header, then `body`.
-fn dcerpc(ptype: u8, call_id: u32, body: &[u8]) -> Vec<u8> {
+pub fn dcerpc(ptype: u8, call_id: u32, body: &[u8]) -> Vec<u8> {
     let frag_len = u16::try_from(16 + body.len()).expect("PDU length");
     [
         &[0x05, 0x00, ptype, 0x03, 0x10, 0x00, 0x00, 0x00][..],
@@ -923,10 +973,28 @@ fn dcerpc(ptype: u8, call_id: u32, body: &[u8]) -> Vec<u8> {
     .concat()
 }
 
-/// Bind to the endpoint mapper (no authentication, as Windows does), one ept_map request and
-/// its answer, close.
-fn rpc_epmap(cap: &mut Capture, client: SocketAddr, server: SocketAddr, seed: u32) {
+/// The store (EMSMDB, MS-OXCRPC) and the address book (NSPI, MS-OXNSPI) interfaces.
+pub const EMSMDB: u128 = 0xa4f1_db00_ca47_1067_b31f_00dd_0106_62da;
+pub const NSPI: u128 = 0xf5cc_5a18_4264_101a_8c59_0800_2b2f_8426;
+
+/// Bind to the endpoint mapper (no authentication, as Windows does), one ept_map request for
+/// `interface` and its answer with one ncacn_ip_tcp tower per `(port, address)` (0.0.0.0: the
+/// answering server), close.
+pub fn rpc_epmap(
+    cap: &mut Capture,
+    client: SocketAddr,
+    server: SocketAddr,
+    interface: u128,
+    towers: &[(u16, [u8; 4])],
+) {
+    use super::epm::{map_request, map_response, tcp_tower};
+    use crate::inspect::dcerpc::Uuid;
     const EPM: u128 = 0xe1af_8308_5d1f_11c9_91a4_0800_2b14_a0fa;
+    let iface = Uuid::from_u128(interface);
+    let towers: Vec<Vec<u8>> = towers
+        .iter()
+        .map(|(port, ip)| tcp_tower(iface, 4, *port, *ip))
+        .collect();
     let mut s = cap.tcp(client, server);
     s.handshake()
         .client_sends(&dcerpc(0x0b, 1, &rpc_bind_body(EPM, 3, 0)))
@@ -934,10 +1002,25 @@ fn rpc_epmap(cap: &mut Capture, client: SocketAddr, server: SocketAddr, seed: u3
         .client_sends(&dcerpc(
             0x00,
             2,
-            &rpc_request_body(3, &opaque(seed ^ 2, 132)),
+            &rpc_request_body(3, &map_request(iface, 4, false)),
         ))
-        .server_sends(&dcerpc(0x02, 2, &opaque(seed ^ 3, 136)))
+        .server_sends(&dcerpc(
+            0x02,
+            2,
+            &rpc_response_body(&map_response(&towers, false, 0)),
+        ))
         .close();
+}
+
+/// A response: alloc hint, context 0, cancel count, then the stub.
+pub fn rpc_response_body(stub: &[u8]) -> Vec<u8> {
+    [
+        &u32::try_from(stub.len()).expect("stub").to_le_bytes()[..],
+        &0u16.to_le_bytes(),
+        &[0, 0],
+        stub,
+    ]
+    .concat()
 }
 
 /// `GET /owa/` over plain HTTP, redirected to HTTPS.
@@ -1205,7 +1288,7 @@ fn ndr() -> Vec<u8> {
 }
 
 /// A DCE/RPC PDU with an auth verifier (`auth`: type, level, value) after 4-byte padding.
-fn dcerpc_auth(ptype: u8, call_id: u32, body: &[u8], auth: Option<(u8, u8, &[u8])>) -> Vec<u8> {
+pub fn dcerpc_auth(ptype: u8, call_id: u32, body: &[u8], auth: Option<(u8, u8, &[u8])>) -> Vec<u8> {
     let mut body = body.to_vec();
     let mut auth_len = 0u16;
     if let Some((ty, level, value)) = auth {
@@ -1222,7 +1305,7 @@ fn dcerpc_auth(ptype: u8, call_id: u32, body: &[u8], auth: Option<(u8, u8, &[u8]
 }
 
 /// A bind offering one interface over NDR.
-fn rpc_bind_body(interface: u128, major: u16, minor: u16) -> Vec<u8> {
+pub fn rpc_bind_body(interface: u128, major: u16, minor: u16) -> Vec<u8> {
     [
         &5840u16.to_le_bytes()[..],
         &5840u16.to_le_bytes(),
@@ -1239,7 +1322,7 @@ fn rpc_bind_body(interface: u128, major: u16, minor: u16) -> Vec<u8> {
 }
 
 /// A bind_ack accepting the one context, with the server's port as secondary address.
-fn rpc_bind_ack_body(port: u16) -> Vec<u8> {
+pub fn rpc_bind_ack_body(port: u16) -> Vec<u8> {
     let addr = format!("{port}\0");
     let mut v = [
         &5840u16.to_le_bytes()[..],
@@ -1260,7 +1343,7 @@ fn rpc_bind_ack_body(port: u16) -> Vec<u8> {
 }
 
 /// A request: alloc hint, context 0, the opnum, then the stub.
-fn rpc_request_body(opnum: u16, stub: &[u8]) -> Vec<u8> {
+pub fn rpc_request_body(opnum: u16, stub: &[u8]) -> Vec<u8> {
     [
         &u32::try_from(stub.len()).expect("stub").to_le_bytes()[..],
         &0u16.to_le_bytes(),
@@ -1270,19 +1353,22 @@ fn rpc_request_body(opnum: u16, stub: &[u8]) -> Vec<u8> {
     .concat()
 }
 
-/// A bind to the Exchange store (EMSMDB) with NTLM at authentication level connect, so the
-/// session is authenticated but nothing is signed or encrypted, then EcDoConnectEx.
-fn rpc_emsmdb_connect_level(cap: &mut Capture, client: SocketAddr, server: SocketAddr, seed: u32) {
-    const EMSMDB: u128 = 0xa4f1_db00_ca47_1067_b31f_00dd_0106_62da;
+/// DCE/RPC authentication levels: connect (authenticated, nothing signed or encrypted) and
+/// packet privacy (encrypted).
+pub const CONNECT: u8 = 2;
+pub const PRIVACY: u8 = 6;
+
+/// A bind to the Exchange store (EMSMDB) with NTLM at authentication level `level`, then
+/// EcDoConnectEx.
+pub fn rpc_emsmdb(cap: &mut Capture, client: SocketAddr, server: SocketAddr, level: u8, seed: u32) {
     const NTLM: u8 = 10;
-    const CONNECT: u8 = 2;
     let mut s = cap.tcp(client, server);
     s.handshake()
         .client_sends(&dcerpc_auth(
             0x0b,
             1,
             &rpc_bind_body(EMSMDB, 0, 81),
-            Some((NTLM, CONNECT, &super::ntlm::negotiate())),
+            Some((NTLM, level, &super::ntlm::negotiate())),
         ))
         .server_sends(&dcerpc_auth(
             0x0c,
@@ -1290,7 +1376,7 @@ fn rpc_emsmdb_connect_level(cap: &mut Capture, client: SocketAddr, server: Socke
             &rpc_bind_ack_body(server.port()),
             Some((
                 NTLM,
-                CONNECT,
+                level,
                 &super::ntlm::challenge("CONTOSO", &opaque(seed, 8).try_into().expect("8 bytes")),
             )),
         ))
@@ -1300,7 +1386,7 @@ fn rpc_emsmdb_connect_level(cap: &mut Capture, client: SocketAddr, server: Socke
             &[0u8; 4],
             Some((
                 NTLM,
-                CONNECT,
+                level,
                 &super::ntlm::authenticate(&opaque(seed ^ 1, 64), "CONTOSO", "CAS01$", "CAS01"),
             )),
         ))

@@ -13,6 +13,7 @@ mod catalog;
 mod classify;
 mod cli;
 mod common;
+mod expect;
 mod fuzz_replay;
 mod inspect_bin;
 mod inspect_dir;

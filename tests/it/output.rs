@@ -49,6 +49,7 @@ fn schemas() -> BTreeMap<&'static str, Schema> {
         ("summary", table_after(&doc, "## `summary`")),
         ("finding", table_after(&doc, "## `finding`")),
         ("coverage", table_after(&doc, "## `coverage`")),
+        ("learned", table_after(&doc, "## `learned`")),
         ("report", table_after(&doc, "## `report`")),
     ])
 }
@@ -114,7 +115,7 @@ fn check_jsonl(text: &str, all: &BTreeMap<&'static str, Schema>) -> usize {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("line {i}: {e}: {line}"));
         let ty = v["type"].as_str().unwrap();
         assert!(
-            matches!(ty, "flow" | "finding" | "coverage")
+            matches!(ty, "flow" | "finding" | "coverage" | "learned")
                 || (ty == "summary" && i == lines.len() - 1),
             "line {i}: type {ty}"
         );
@@ -162,6 +163,7 @@ fn every_object_matches_docs_output_md() {
             ("flows", "flow"),
             ("findings", "finding"),
             ("coverage", "coverage"),
+            ("learned", "learned"),
         ] {
             for f in v[key].as_array().unwrap() {
                 check(f, &all[schema], &format!("report {schema}"), &all);
