@@ -37,5 +37,6 @@ pub mod testkit;
 mod run;
 
 pub use run::{
-    Analysis, Config, Format, InputError, Outcome, Rules, analyse, error_line, run, run_with,
+    Analysis, Config, Format, InputError, Outcome, Rules, analyse, error_line, run, run_reader,
+    run_with,
 };

@@ -170,10 +170,39 @@ pub fn run_with(
     out: &mut dyn Write,
     diag: &mut dyn Write,
 ) -> Result<Outcome, InputError> {
+    let (src, open_errors) = Merged::open(&config.inputs);
+    run_source(config, rules, src, open_errors, out, diag)
+}
+
+/// [`run_with`] over one capture held in a reader instead of `config.inputs` (for fuzzing and
+/// embedding); `name` names it in the report and in errors.
+pub fn run_reader(
+    name: &str,
+    reader: Box<dyn io::Read + Send>,
+    config: &Config,
+    rules: &Rules,
+    out: &mut dyn Write,
+    diag: &mut dyn Write,
+) -> Result<Outcome, InputError> {
+    let (files, errors) =
+        match crate::source::CaptureFile::from_reader(std::path::Path::new(name), reader) {
+            Ok(f) => (vec![f], Vec::new()),
+            Err(e) => (Vec::new(), vec![e]),
+        };
+    run_source(config, rules, Merged::new(files), errors, out, diag)
+}
+
+fn run_source(
+    config: &Config,
+    rules: &Rules,
+    mut src: Merged,
+    open_errors: Vec<crate::source::SourceError>,
+    out: &mut dyn Write,
+    diag: &mut dyn Write,
+) -> Result<Outcome, InputError> {
     let classifier = Classifier::new(&rules.catalog, rules.site.as_ref());
     let mut agg = Aggregator::default();
     let mut stats = Stats::default();
-    let (mut src, open_errors) = Merged::open(&config.inputs);
     let mut input_errors = 0u64;
     for e in &open_errors {
         diag_line(diag, "", e);

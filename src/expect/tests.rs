@@ -239,3 +239,40 @@ fn media_is_looked_up_at_either_end_and_ends_with_its_call() {
     assert_eq!(x.stats.learned, 2);
     assert!(x.attribute(&rec).is_some());
 }
+
+/// Seeds of the `pipeline` fuzz target: small captures with endpoint-mapper answers and the
+/// flows that follow them (a learned port, a blocked one, a mid-stream connection).
+#[test]
+#[ignore = "writes fuzz/corpus/pipeline; run by hand"]
+fn write_fuzz_seeds() {
+    use crate::testkit::scenes::{EMSMDB, NSPI, PRIVACY, rpc_emsmdb, rpc_epmap};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/pipeline");
+    std::fs::create_dir_all(&dir).unwrap();
+    let at = |s: &str| addr(s);
+    let mut cap = Capture::new();
+    rpc_epmap(
+        &mut cap,
+        at("10.1.20.51:49760"),
+        at("10.1.0.30:135"),
+        EMSMDB,
+        &[(59540, [10, 1, 0, 30]), (59544, [0, 0, 0, 0])],
+    );
+    rpc_emsmdb(
+        &mut cap,
+        at("10.1.20.51:49761"),
+        at("10.1.0.30:59540"),
+        PRIVACY,
+        1,
+    );
+    std::fs::write(dir.join("epm-then-mapi.pcap"), cap.to_pcap()).unwrap();
+    let mut cap = Capture::new();
+    rpc_epmap(
+        &mut cap,
+        at("10.1.20.52:50180"),
+        at("10.1.0.30:135"),
+        NSPI,
+        &[(59541, [10, 1, 0, 30])],
+    );
+    cap.tcp(at("10.1.20.52:50181"), at("10.1.0.30:59541")).syn();
+    std::fs::write(dir.join("epm-then-blocked.pcap"), cap.to_pcap()).unwrap();
+}

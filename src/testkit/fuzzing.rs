@@ -65,6 +65,44 @@ pub fn capture(data: &[u8]) -> crate::Analysis {
 }
 
 /// The built-in catalog and the demo's site file, loaded once per process.
+/// Any bytes as a capture file through the whole run, as `exaudit audit` does it: the learners
+/// read endpoint-mapper answers and SIP as packets arrive, a small expectation table (8
+/// endpoints) attributes and evicts, flows are classified with what was learned, and the JSONL
+/// or the table report (the last byte's low bit) writes everything. Returns the output.
+pub fn pipeline(data: &[u8]) -> Vec<u8> {
+    static RULES: std::sync::OnceLock<crate::Rules> = std::sync::OnceLock::new();
+    let rules = RULES.get_or_init(|| {
+        let (catalog, site) = builtin_rules();
+        crate::Rules {
+            catalog: catalog.clone(),
+            site: site.clone(),
+        }
+    });
+    let mut config = crate::Config {
+        format: if data.last().is_some_and(|b| b & 1 == 1) {
+            crate::Format::Table
+        } else {
+            crate::Format::Jsonl
+        },
+        fail_on: None,
+        ..crate::Config::default()
+    };
+    config.flow.max_flows = 64;
+    config.flow.payload_prefix_bytes = 512;
+    config.flow.payload_memory_bytes = 1 << 16;
+    config.expect.max_entries = 8;
+    let (mut out, mut diag) = (Vec::new(), Vec::new());
+    let _ = crate::run_reader(
+        "fuzz",
+        Box::new(std::io::Cursor::new(data.to_vec())),
+        &config,
+        rules,
+        &mut out,
+        &mut diag,
+    );
+    out
+}
+
 fn builtin_rules() -> &'static (Catalog, Option<Site>) {
     static RULES: std::sync::OnceLock<(Catalog, Option<Site>)> = std::sync::OnceLock::new();
     RULES.get_or_init(|| {

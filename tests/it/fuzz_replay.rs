@@ -20,7 +20,7 @@ fn fuzz_dir(kind: &str, target: &str) -> PathBuf {
 
 /// Feeds every file of `fuzz/<kind>/<target>/` to `run`. Returns how many files were replayed,
 /// or `None` when the directory does not exist. Fails with the names of the inputs that panicked.
-fn replay(kind: &str, target: &str, run: impl Fn(&[u8])) -> Option<usize> {
+fn replay(kind: &str, target: &str, mut run: impl FnMut(&[u8])) -> Option<usize> {
     let dir = fuzz_dir(kind, target);
     if !dir.is_dir() {
         return None;
@@ -70,6 +70,19 @@ fn capture_returns(data: &[u8]) {
 fn fuzz_corpus_capture_replays_without_panic() {
     let n = replay("corpus", "capture", capture_returns);
     assert_replayed("corpus", "capture", n);
+}
+
+/// The whole run over each corpus input: the seeds made from endpoint-mapper scenes must still
+/// teach (a `learned` object), so the corpus keeps exercising the expectation table.
+#[test]
+fn fuzz_corpus_pipeline_replays_without_panic() {
+    let mut learned = 0;
+    let n = replay("corpus", "pipeline", |d| {
+        let out = exaudit::testkit::fuzzing::pipeline(d);
+        learned += usize::from(String::from_utf8_lossy(&out).contains("\"type\":\"learned\""));
+    });
+    assert_replayed("corpus", "pipeline", n);
+    assert!(learned >= 2, "{learned}");
 }
 
 #[test]
