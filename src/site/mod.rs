@@ -42,6 +42,10 @@ struct RawRpc {
 /// The Windows dynamic RPC range since Windows Server 2008.
 pub const DEFAULT_RPC_DYNAMIC: (u16, u16) = (49152, 65535);
 
+/// The range before Windows Server 2008, where Exchange 5.x, 2000 and 2003 run: 1025-65535
+/// (seed 001:764).
+pub const LEGACY_RPC_DYNAMIC: (u16, u16) = (1025, 65535);
+
 /// A parsed site file.
 #[derive(Debug, Clone)]
 pub struct Site {
@@ -100,7 +104,12 @@ impl Site {
                 "[site] generations names no Exchange generation".to_owned(),
             ));
         }
-        let mut rpc_dynamic = DEFAULT_RPC_DYNAMIC;
+        // Without an explicit range: the one of the oldest Windows the site's generations run on.
+        let mut rpc_dynamic = if generations.iter().any(|g| g.is_legacy()) {
+            LEGACY_RPC_DYNAMIC
+        } else {
+            DEFAULT_RPC_DYNAMIC
+        };
         let mut rpc_static = Vec::new();
         if let Some(rpc) = raw.rpc {
             if let Some(d) = rpc.dynamic {
@@ -331,6 +340,23 @@ dc = ["2001:db8::2"]
             RoleSet::EMPTY.with(Role::Loopback)
         );
         assert!(s.is_rpc_port(59532) && s.is_rpc_port(50000) && !s.is_rpc_port(8080));
+    }
+
+    #[test]
+    fn the_default_rpc_range_follows_the_windows_the_generations_run_on() {
+        let site = |g: &str| {
+            Site::parse(
+                "site.toml",
+                &format!("[site]\ngenerations = [{g}]\n\n[roles]\nhub = [\"10.0.0.1\"]\n"),
+            )
+            .unwrap()
+        };
+        let s = site("\"2010\"");
+        assert_eq!(s.rpc_dynamic, (49152, 65535));
+        assert!(!s.is_rpc_port(1025) && s.is_rpc_port(49152));
+        let s = site("\"2003\", \"2010\"");
+        assert_eq!(s.rpc_dynamic, (1025, 65535));
+        assert!(s.is_rpc_port(1025) && !s.is_rpc_port(1024));
     }
 
     #[test]
