@@ -203,8 +203,8 @@ crate::stats::counters! {
         expired,
         /// Finished flows attributed to a learned endpoint.
         attributed,
-        /// Calls ended (BYE, CANCEL, failure) that had taught endpoints.
-        calls_ended,
+        /// Media endpoints closed because their call ended (BYE, CANCEL, a failure answer).
+        ended_by_call,
     }
 }
 
@@ -266,7 +266,7 @@ impl Expectations {
                 {
                     e.until = e.until.min(at);
                     e.ended = true;
-                    self.stats.calls_ended += 1;
+                    self.stats.ended_by_call += 1;
                 }
             }
         }

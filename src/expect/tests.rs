@@ -211,7 +211,7 @@ fn media_is_looked_up_at_either_end_and_ends_with_its_call() {
         call,
         at: secs(2),
     });
-    assert_eq!(x.stats.calls_ended, 1);
+    assert_eq!(x.stats.ended_by_call, 1);
     let mut cap = Capture::new();
     cap.wait(Duration::from_secs(3));
     cap.udp(addr("10.1.5.1:40376"), addr("10.1.0.40:8000"), &[0x80; 172]);
