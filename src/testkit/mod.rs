@@ -27,6 +27,7 @@
 pub mod fuzzing;
 pub mod ntlm;
 pub mod scenes;
+pub mod sip;
 mod stream;
 mod tcp;
 mod writer;
