@@ -2,7 +2,8 @@
 //! status code and reason; the From and To hosts; a short hash of the Call-ID; User-Agent and
 //! Server; the transport of the topmost Via; Digest (or Basic) credentials; and the SDP body's
 //! media lines (`sdp`). Several messages share a TCP prefix, each bounded by its
-//! Content-Length; a UDP datagram holds one.
+//! Content-Length; a UDP datagram holds one. [`messages`] reads those of one payload on its own,
+//! for the `expect` stage's call state.
 //!
 //! Own parser: no maintained Rust crate parses SIP for inspection (the few SIP crates are
 //! user-agent stacks or abandoned, and none bounds what it keeps). SIP over TLS (5061 and
