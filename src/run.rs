@@ -210,7 +210,7 @@ fn run_source(
     }
     let mut decoder = Decoder::new(config.decode);
     let mut table = FlowTable::new(config.flow.clone());
-    let mut learner = Learner::default();
+    let mut learner = Learner::new(&config.expect);
     let mut expect = Expectations::new(config.expect.clone());
     let mut lessons = Vec::new();
     let mut report: Box<dyn Report> = match config.format {
@@ -288,6 +288,7 @@ fn run_source(
     }
     done.clear();
     stats.expect = expect.stats.clone();
+    stats.sip_calls = learner.sip_stats().clone();
     stats.decode = decoder.stats.clone();
     stats.fragments = decoder.fragments.clone();
     let judgement = Judgement {

@@ -146,6 +146,7 @@ pub struct Stats {
     pub fragments: FragmentStats,
     pub flow: FlowStats,
     pub expect: crate::expect::ExpectStats,
+    pub sip_calls: crate::expect::sip::CallStats,
 }
 
 #[cfg(test)]

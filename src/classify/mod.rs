@@ -191,6 +191,7 @@ impl<'a> Classifier<'a> {
                         what: a.what,
                         from: a.from,
                         expected: first,
+                        header: None,
                     });
                 }
                 if c.reachability.failed() {
@@ -224,10 +225,18 @@ impl<'a> Classifier<'a> {
             }
         };
         if c.learned.is_none() {
+            // Media is confirmed by its first datagram's header (either direction).
+            let header = matches!(a.what, What::Media { .. }).then(|| {
+                let first = [rec.orig_payload.bytes(), rec.resp_payload.bytes()]
+                    .into_iter()
+                    .find(|b| !b.is_empty())?;
+                Some(crate::inspect::rtp::header(first))
+            });
             c.learned = Some(Learned {
                 what: a.what,
                 from: a.from,
                 expected: None,
+                header: header.flatten(),
             });
         }
         c

@@ -150,6 +150,9 @@ pub struct Learned {
     pub from: Source,
     /// For `rpc-interface-mismatch`: the interface the endpoint mapper had named.
     pub expected: Option<IfId>,
+    /// Media: the first datagram's RTP or RTCP header (`Some(Some(..))`), or `Some(None)` when
+    /// that datagram is neither; `None` without payload, and for RPC.
+    pub header: Option<Option<crate::inspect::rtp::Rtp>>,
 }
 
 impl Classification {

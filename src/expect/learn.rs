@@ -29,6 +29,18 @@ pub struct Learner {
 }
 
 impl Learner {
+    /// A learner whose SIP call state lives as long as the table's media endpoints.
+    pub fn new(config: &super::ExpectConfig) -> Self {
+        Self {
+            calls: Calls::new(config.media_lifetime),
+        }
+    }
+
+    /// What the SIP call state counted.
+    pub fn sip_stats(&self) -> &super::sip::CallStats {
+        &self.calls.stats
+    }
+
     /// After a packet added bytes to a TCP flow's payload prefix: when they came from an
     /// endpoint mapper (server port 135 or 593), the answers read so far teach their endpoints.
     /// The prefix is read again as it grows (it is bounded), so an answer split across segments
@@ -111,7 +123,10 @@ impl Learner {
         now: Timestamp,
         out: &mut Vec<Lesson>,
     ) {
-        if payload.is_empty() || !(is_sip_port(src.1) || is_sip_port(dst.1)) {
+        if payload.is_empty()
+            || !(is_sip_port(src.1) || is_sip_port(dst.1))
+            || !crate::inspect::sip::looks_like(payload)
+        {
             return;
         }
         let proto = match transport {

@@ -24,6 +24,9 @@ pub mod sip;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod sip_table_tests;
+
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 

@@ -23,6 +23,7 @@ pub mod kerberos;
 pub mod ldap;
 pub(crate) mod line;
 pub mod pop3;
+pub mod rtp;
 pub mod sip;
 pub mod smb;
 pub mod smtp;

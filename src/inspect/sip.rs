@@ -2,7 +2,8 @@
 //! status code and reason; the From and To hosts; a short hash of the Call-ID; User-Agent and
 //! Server; the transport of the topmost Via; Digest (or Basic) credentials; and the SDP body's
 //! media lines (`sdp`). Several messages share a TCP prefix, each bounded by its
-//! Content-Length; a UDP datagram holds one.
+//! Content-Length; a UDP datagram holds one. [`messages`] reads those of one payload on its own,
+//! for the `expect` stage's call state.
 //!
 //! Own parser: no maintained Rust crate parses SIP for inspection (the few SIP crates are
 //! user-agent stacks or abandoned, and none bounds what it keeps). SIP over TLS (5061 and
@@ -19,8 +20,8 @@ use sha2::{Digest, Sha256};
 
 use super::{AuthSeen, Evidence, Fact, Input, Mechanism, Outcome, Protection, Service, wire_text};
 
-/// Messages read per direction (a TCP prefix of 4 KiB holds a handful).
-const MAX_MESSAGES: usize = 16;
+/// Messages read per direction or payload (a TCP prefix of 4 KiB holds a handful).
+pub const MAX_MESSAGES: usize = 16;
 /// Messages kept in the detail, both directions together.
 pub const MAX_KEPT: usize = 8;
 /// Header lines read per message (RFC 3261 sets no limit; real messages have 10–30).
@@ -66,7 +67,7 @@ pub struct Message {
     /// The first 8 bytes of the SHA-256 of the Call-ID, in hex: joins the messages of a call
     /// without keeping the identifier.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub call_id: Option<String>,
+    pub call_id: Option<CallHash>,
     /// The CSeq header: sequence number and method.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<String>,
@@ -90,6 +91,59 @@ pub struct Message {
     /// The prefix ended inside this message.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+}
+
+impl Message {
+    /// The method of the CSeq header (RFC 3261 §20.16: `CSeq: <number> <method>`): for a
+    /// response, the method of the request it answers.
+    pub fn cseq_method(&self) -> Option<&str> {
+        self.seq.as_deref()?.split_ascii_whitespace().nth(1)
+    }
+
+    /// Whether the topmost Via says the message came over TLS at its previous hop.
+    pub fn via_tls(&self) -> bool {
+        self.via_transport
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("TLS"))
+    }
+}
+
+/// The first 8 bytes of the SHA-256 of a Call-ID: the messages of a call share it, and the
+/// identifier (often a host name or address with a counter) is not kept. Serialised as 16
+/// lower-case hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CallHash(pub [u8; 8]);
+
+impl CallHash {
+    /// The hash of a Call-ID header's value.
+    pub fn of(call_id: &[u8]) -> Self {
+        let digest = Sha256::digest(call_id);
+        let mut h = [0u8; 8];
+        for (d, s) in h.iter_mut().zip(digest.iter()) {
+            *d = *s;
+        }
+        CallHash(h)
+    }
+
+    /// The 16 hex digits.
+    pub fn hex(&self) -> [u8; 16] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'0'; 16];
+        for (pair, &x) in out.chunks_exact_mut(2).zip(self.0.iter()) {
+            if let [hi, lo] = pair {
+                *hi = *HEX.get(usize::from(x >> 4)).unwrap_or(&b'0');
+                *lo = *HEX.get(usize::from(x & 0x0f)).unwrap_or(&b'0');
+            }
+        }
+        out
+    }
+}
+
+impl Serialize for CallHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let hex = self.hex();
+        s.serialize_str(std::str::from_utf8(&hex).unwrap_or_default())
+    }
 }
 
 /// Whether `b` starts with a SIP start line: `SIP/2.0 ` (a status line), or a method token, a
@@ -141,7 +195,8 @@ pub fn inspect(input: &Input<'_>, ev: &mut Evidence) -> bool {
     }
     let mut st = State::default();
     for bytes in [input.client, input.server] {
-        walk(bytes, input.udp, &mut st, ev);
+        let not_sip = walk(bytes, input.udp, |r| take(r, &mut st, ev));
+        st.malformed |= not_sip;
     }
     ev.service = Some(Service::Sip);
     // The signalling was read: it crossed in clear, whatever protects the media.
@@ -171,29 +226,42 @@ struct State {
     malformed: bool,
 }
 
-/// The messages of one direction: one per UDP datagram, back to back over TCP.
-fn walk(bytes: &[u8], udp: bool, st: &mut State, ev: &mut Evidence) {
+/// The SIP messages of one payload, appended to `out`: a UDP datagram holds one; a TCP segment
+/// (or a TCP flow's prefix) holds them back to back, each bounded by its Content-Length. At most
+/// [`MAX_MESSAGES`]; a message the payload cuts is the last one and is marked `truncated`.
+/// Bytes that are not SIP give nothing, without allocating.
+pub fn messages(b: &[u8], udp: bool, out: &mut Vec<Message>) {
+    if !looks_like(b) {
+        return;
+    }
+    walk(b, udp, |r| out.push(r.message));
+}
+
+/// The messages of one direction: one per UDP datagram, back to back over TCP. Returns whether
+/// they were followed by something that is not SIP.
+fn walk(bytes: &[u8], udp: bool, mut each: impl FnMut(Read<'_>)) -> bool {
     let mut rest = bytes;
     for _ in 0..MAX_MESSAGES {
         rest = skip_keepalive(rest);
         if rest.is_empty() {
-            return;
+            return false;
         }
         if !looks_like(rest) {
             // A start line the prefix cut cannot be judged; a whole one that is not SIP can.
-            if rest.contains(&b'\n') || !rest.first().is_some_and(u8::is_ascii_uppercase) {
-                st.malformed = true;
-            }
-            return;
+            return rest.contains(&b'\n') || !rest.first().is_some_and(u8::is_ascii_uppercase);
         }
-        let Some(used) = message(rest, udp, st, ev) else {
-            return;
+        let r = read(rest, udp);
+        let used = r.used;
+        each(r);
+        let Some(used) = used else {
+            return false;
         };
         if udp {
-            return;
+            return false;
         }
         rest = rest.get(used..).unwrap_or(&[]);
     }
+    false
 }
 
 /// The header lines of a message and where its body starts (`None` when the prefix ends in
@@ -208,8 +276,19 @@ fn split_head(b: &[u8]) -> (&[u8], Option<usize>) {
     }
 }
 
-/// One message. Returns how many bytes it took, or `None` when it ran to the end of the prefix.
-fn message(b: &[u8], udp: bool, st: &mut State, ev: &mut Evidence) -> Option<usize> {
+/// One message as read, with what pairing credentials with their outcome needs.
+struct Read<'a> {
+    message: Message,
+    /// How many bytes it took, or `None` when it ran to the end of the input.
+    used: Option<usize>,
+    /// The CSeq value.
+    seq: Option<&'a [u8]>,
+    /// What its Authorization header said.
+    creds: Option<AuthSeen>,
+}
+
+/// Reads the message at the start of `b`.
+fn read(b: &[u8], udp: bool) -> Read<'_> {
     let (head, body_at) = split_head(b);
     let mut lines = head
         .split(|&c| c == b'\n')
@@ -240,7 +319,7 @@ fn message(b: &[u8], udp: bool, st: &mut State, ev: &mut Evidence) -> Option<usi
         match canonical(name) {
             Header::From => m.from_host = name_addr_host(value),
             Header::To => m.to_host = name_addr_host(value),
-            Header::CallId => m.call_id = Some(short_hash(value)),
+            Header::CallId => m.call_id = Some(CallHash::of(value)),
             Header::CSeq => {
                 seq = Some(value);
                 m.seq = nonempty(value);
@@ -289,6 +368,23 @@ fn message(b: &[u8], udp: bool, st: &mut State, ev: &mut Evidence) -> Option<usi
     if is_sdp || (m.content_type.is_none() && body.starts_with(b"v=0")) {
         m.sdp = sdp::parse(body);
     }
+    Read {
+        message: m,
+        used,
+        seq,
+        creds,
+    }
+}
+
+/// The inspector's bookkeeping for one message: credentials wait for their response, a final
+/// response settles them, and the message is kept in the detail up to [`MAX_KEPT`].
+fn take(r: Read<'_>, st: &mut State, ev: &mut Evidence) {
+    let Read {
+        message: m,
+        seq,
+        creds,
+        ..
+    } = r;
     if let Some(mut a) = creds {
         if st.auth.len() < MAX_PENDING_AUTH {
             a.outcome = Outcome::Unknown;
@@ -317,7 +413,6 @@ fn message(b: &[u8], udp: bool, st: &mut State, ev: &mut Evidence) -> Option<usi
     } else {
         st.sip.messages_more = st.sip.messages_more.saturating_add(1);
     }
-    used
 }
 
 /// The headers read, by their full or compact names (RFC 3261 §7.3.3, §20).
@@ -481,18 +576,6 @@ fn via_transport(value: &[u8]) -> Option<String> {
     nonempty(trim(transport))
 }
 
-/// Hex of the first 8 bytes of the SHA-256 of `b`.
-fn short_hash(b: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(b);
-    let mut s = String::with_capacity(16);
-    for &x in digest.iter().take(8) {
-        s.push(char::from(*HEX.get(usize::from(x >> 4)).unwrap_or(&b'0')));
-        s.push(char::from(*HEX.get(usize::from(x & 0x0f)).unwrap_or(&b'0')));
-    }
-    s
-}
-
 /// Splits at the first `sep`; the second part is empty when there is none.
 fn split_once(b: &[u8], sep: u8) -> (&[u8], &[u8]) {
     match b.iter().position(|&c| c == sep) {
@@ -516,46 +599,40 @@ mod tests {
     use crate::inspect::{Detail, MAX_AUTH, MAX_TEXT};
     use proptest::prelude::*;
 
-    const SDP: &str = "v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\n\
-m=audio 40376 RTP/AVP 8 0\r\n";
+    use crate::testkit::sip::{self as kit, with_header};
+
+    const CALL: &str = "12013223@192.0.2.5";
+
+    fn sdp_offer() -> String {
+        kit::sdp("192.0.2.5", 40376, "RTP/AVP", false, None)
+    }
 
     fn invite(body: &str) -> Vec<u8> {
-        format!(
-            "INVITE sip:+15551234@gw.contoso.com:5060;transport=udp SIP/2.0\r\n\
-Via: SIP/2.0/UDP 192.0.2.5:5060;branch=z9hG4bK1\r\n\
-Via: SIP/2.0/TCP 192.0.2.9;branch=z9hG4bK0\r\n\
-From: \"Alice\" <sip:alice@um.contoso.com>;tag=1\r\n\
-To: <sip:+15551234@gw.contoso.com>\r\n\
-Call-ID: 12013223@192.0.2.5\r\n\
-CSeq: 1 INVITE\r\n\
-User-Agent: Exchange UM\r\n\
-Content-Type: application/sdp\r\n\
-Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .into_bytes()
+        kit::invite(CALL, "um.contoso.com", "gw.contoso.com", Some(body))
     }
 
+    /// A response with an extra header line (none when `extra` is empty).
     fn response(code: u16, reason: &str, seq: &str, extra: &str) -> Vec<u8> {
-        format!(
-            "SIP/2.0 {code} {reason}\r\nVia: SIP/2.0/TCP 192.0.2.5;branch=z9hG4bK1\r\n\
-From: <sip:bob@contoso.com>;tag=1\r\nTo: <sip:bob@contoso.com>;tag=2\r\n\
-Call-ID: abc@host\r\nCSeq: {seq}\r\nServer: PBX 1.0\r\n{extra}Content-Length: 0\r\n\r\n"
-        )
-        .into_bytes()
+        let r = kit::response(code, reason, "abc@host", seq, None);
+        if extra.is_empty() {
+            r
+        } else {
+            with_header(&r, extra)
+        }
     }
 
+    /// A REGISTER with an Authorization header line (none when `auth` is empty).
     fn register(auth: &str, seq: u32) -> Vec<u8> {
-        format!(
-            "REGISTER sip:contoso.com SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.5;branch=z9hG4bK{seq}\r\n\
-From: <sip:bob@contoso.com>;tag=1\r\nTo: <sip:bob@contoso.com>\r\nCall-ID: abc@host\r\n\
-CSeq: {seq} REGISTER\r\n{auth}Content-Length: 0\r\n\r\n"
-        )
-        .into_bytes()
+        let r = kit::register("abc@host", seq);
+        if auth.is_empty() {
+            r
+        } else {
+            with_header(&r, auth)
+        }
     }
 
     const DIGEST: &str = "Authorization: Digest username=\"bob\", realm=\"contoso.com\", \
-nonce=\"n1\", uri=\"sip:contoso.com\", response=\"6629fae49393a05397450978507c4ef1\"\r\n";
+nonce=\"n1\", uri=\"sip:contoso.com\", response=\"6629fae49393a05397450978507c4ef1\"";
 
     fn run_with(client: &[u8], server: &[u8], udp: bool) -> (bool, Evidence) {
         let mut ev = Evidence::default();
@@ -586,7 +663,11 @@ nonce=\"n1\", uri=\"sip:contoso.com\", response=\"6629fae49393a05397450978507c4e
 
     #[test]
     fn invite_with_sdp_over_udp() {
-        let ev = run(&invite(SDP), &response(100, "Trying", "1 INVITE", ""), true);
+        let ev = run(
+            &invite(&sdp_offer()),
+            &response(100, "Trying", "1 INVITE", ""),
+            true,
+        );
         assert_eq!(ev.service, Some(Service::Sip));
         assert_eq!(ev.protection, Protection::Clear);
         assert!(ev.auth.is_empty() && ev.facts.is_empty());
@@ -599,7 +680,10 @@ nonce=\"n1\", uri=\"sip:contoso.com\", response=\"6629fae49393a05397450978507c4e
         assert_eq!(m.via_transport.as_deref(), Some("UDP"));
         assert_eq!(m.user_agent.as_deref(), Some("Exchange UM"));
         assert_eq!(m.seq.as_deref(), Some("1 INVITE"));
-        assert_eq!(m.call_id.as_ref().map(String::len), Some(16));
+        let hash = m.call_id.unwrap();
+        assert_eq!(hash, CallHash::of(CALL.as_bytes()));
+        assert_eq!(m.cseq_method(), Some("INVITE"));
+        assert!(!m.via_tls());
         let sdp = m.sdp.as_ref().unwrap();
         assert_eq!(sdp.connection.as_deref(), Some("192.0.2.5"));
         assert_eq!(sdp.media[0].port, 40376);
@@ -610,6 +694,14 @@ nonce=\"n1\", uri=\"sip:contoso.com\", response=\"6629fae49393a05397450978507c4e
         );
         assert_eq!(r.server.as_deref(), Some("PBX 1.0"));
         let json = serde_json::to_string(s).unwrap();
+        // The Call-ID's hash as 16 hex digits, the first 8 bytes of its SHA-256.
+        let hex = format!(
+            "\"call_id\":\"{}\"",
+            std::str::from_utf8(&hash.hex()).unwrap()
+        );
+        assert!(json.contains(&hex), "{json}");
+        let digest = Sha256::digest(CALL.as_bytes());
+        assert_eq!(hash.0[..], digest[..8]);
         // Neither the Call-ID nor the dialled number is kept.
         assert!(
             !json.contains("12013223") && !json.contains("5551234"),
@@ -625,7 +717,7 @@ nonce=\"n1\", uri=\"sip:contoso.com\", response=\"6629fae49393a05397450978507c4e
                 401,
                 "Unauthorized",
                 "1 REGISTER",
-                "WWW-Authenticate: Digest realm=\"contoso.com\", nonce=\"n1\"\r\n",
+                "WWW-Authenticate: Digest realm=\"contoso.com\", nonce=\"n1\"",
             ),
             response(200, "OK", "2 REGISTER", ""),
         ]
@@ -665,7 +757,7 @@ nonce=\"n1\", uri=\"sip:contoso.com\", response=\"6629fae49393a05397450978507c4e
                 401,
                 "Unauthorized",
                 "1 REGISTER",
-                "WWW-Authenticate: Digest realm=x\r\n",
+                "WWW-Authenticate: Digest realm=x",
             ),
             false,
         );
@@ -674,12 +766,13 @@ nonce=\"n1\", uri=\"sip:contoso.com\", response=\"6629fae49393a05397450978507c4e
 
     #[test]
     fn escaped_quotes_and_basic_credentials() {
-        let esc = "Authorization: Digest username=\\\"carol\\\",realm=\\\"pbx\\\",response=\\\"ff\\\"\r\n";
+        let esc =
+            "Authorization: Digest username=\\\"carol\\\",realm=\\\"pbx\\\",response=\\\"ff\\\"";
         let ev = run(&register(esc, 1), &[], false);
         assert_eq!(ev.auth[0].user.as_deref(), Some("carol"));
         assert_eq!(ev.auth[0].domain.as_deref(), Some("pbx"));
         let ev = run(
-            &register("Proxy-Authorization: Basic Ym9iOnNlY3JldA==\r\n", 1),
+            &register("Proxy-Authorization: Basic Ym9iOnNlY3JldA==", 1),
             &[],
             false,
         );
@@ -694,7 +787,7 @@ nonce=\"n1\", uri=\"sip:contoso.com\", response=\"6629fae49393a05397450978507c4e
 f: sip:alice@contoso.com;tag=9\r\nt: sip:[2001:db8::5]\r\ni: zz@h\r\nCSeq: 7 OPTIONS\r\nl: 4\r\n\r\nabcd";
         let c = [
             b"\r\n\r\n".to_vec(),
-            invite(SDP),
+            invite(&sdp_offer()),
             options.to_vec(),
             register("", 8),
         ]
@@ -715,12 +808,57 @@ f: sip:alice@contoso.com;tag=9\r\nt: sip:[2001:db8::5]\r\ni: zz@h\r\nCSeq: 7 OPT
 
     #[test]
     fn srtp_offer_keeps_no_key() {
-        let body = "v=0\r\nc=IN IP4 192.0.2.5\r\nm=audio 5004 RTP/SAVP 0\r\n\
-a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n";
-        let ev = run(&invite(body), &[], true);
+        let body = kit::sdp("192.0.2.5", 5004, "RTP/SAVP", true, None);
+        let ev = run(&invite(&body), &[], true);
         let m = &detail(&ev).messages[0].sdp.as_ref().unwrap().media[0];
         assert!(m.crypto && m.is_srtp());
-        assert!(!format!("{ev:?}").contains("PS1uQ"));
+        let json = serde_json::to_string(detail(&ev)).unwrap();
+        assert!(!format!("{ev:?}").contains(kit::SDES_KEY) && !json.contains(kit::SDES_KEY));
+    }
+
+    #[test]
+    fn messages_of_one_payload() {
+        let two = [
+            kit::response(180, "Ringing", CALL, "1 INVITE", None),
+            kit::response(200, "OK", CALL, "1 INVITE", Some(&sdp_offer())),
+        ]
+        .concat();
+        let mut out = Vec::new();
+        // A TCP segment holds both; a datagram only its first.
+        messages(&two, false, &mut out);
+        let codes: Vec<_> = out.iter().map(|m| m.status_code).collect();
+        assert_eq!(codes, [Some(180), Some(200)]);
+        assert_eq!(out[1].cseq_method(), Some("INVITE"));
+        assert_eq!(out[1].call_id, Some(CallHash::of(CALL.as_bytes())));
+        assert!(out[1].sdp.is_some() && !out[1].truncated);
+        out.clear();
+        messages(&two, true, &mut out);
+        assert_eq!(out.len(), 1);
+        // A segment that ends inside a message gives it, marked truncated.
+        out.clear();
+        messages(&two[..two.len() - 5], false, &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(out[1].truncated && !out[0].truncated);
+        // What is not SIP gives nothing, and allocates nothing.
+        let mut none: Vec<Message> = Vec::new();
+        for b in [&b"GET / HTTP/1.1\r\n\r\n"[..], &[0x80, 0, 0, 1], b""] {
+            messages(b, true, &mut none);
+        }
+        assert!(none.is_empty() && none.capacity() == 0);
+        // A flood of messages in one segment stops at the cap.
+        let many: Vec<u8> = (0..40).flat_map(|i| register("", i)).collect();
+        out.clear();
+        messages(&many, false, &mut out);
+        assert_eq!(out.len(), MAX_MESSAGES);
+        // TLS in the top Via, and a CSeq without a method.
+        let tls = kit::with_via(&kit::bye(CALL, 2), "TLS");
+        out.clear();
+        messages(&tls, true, &mut out);
+        assert!(out[0].via_tls());
+        assert_eq!(out[0].cseq_method(), Some("BYE"));
+        out.clear();
+        messages(b"BYE sip:x SIP/2.0\r\nCSeq: 7\r\n\r\n", true, &mut out);
+        assert_eq!(out[0].cseq_method(), None);
     }
 
     #[test]
@@ -777,14 +915,18 @@ a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaV
 
     #[test]
     fn every_truncation_is_handled() {
-        let c = [invite(SDP), register(DIGEST, 2)].concat();
+        let c = [invite(&sdp_offer()), register(DIGEST, 2)].concat();
         let s = response(200, "OK", "2 REGISTER", "");
         for cut in 0..c.len() {
             let (_, ev) = run_with(&c[..cut], &s, false);
             assert!(!ev.facts.has(Fact::Malformed), "cut {cut}");
             if let Detail::Sip(sip) = &ev.detail {
                 let last = sip.messages.last().unwrap();
-                assert!(last.truncated || last.status_code.is_some() || cut >= invite(SDP).len());
+                assert!(
+                    last.truncated
+                        || last.status_code.is_some()
+                        || cut >= invite(&sdp_offer()).len()
+                );
             }
         }
         for cut in 0..s.len() {
@@ -796,13 +938,13 @@ a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaV
 
     fn seeds() -> Vec<Seed> {
         vec![
-            ("invite-udp", 1, invite(SDP), response(100, "Trying", "1 INVITE", "")),
+            ("invite-udp", 1, invite(&sdp_offer()), response(100, "Trying", "1 INVITE", "")),
             (
                 "register-digest-tcp",
                 0,
                 [register("", 1), register(DIGEST, 2)].concat(),
                 [
-                    response(401, "Unauthorized", "1 REGISTER", "WWW-Authenticate: Digest realm=\"r\"\r\n"),
+                    response(401, "Unauthorized", "1 REGISTER", "WWW-Authenticate: Digest realm=\"r\""),
                     response(200, "OK", "2 REGISTER", ""),
                 ]
                 .concat(),
@@ -810,8 +952,8 @@ a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaV
             (
                 "srtp-invite",
                 1,
-                invite("v=0\r\nc=IN IP4 192.0.2.5\r\nm=audio 5004 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAAA\r\n"),
-                SDP.as_bytes().to_vec(),
+                invite(&kit::sdp("192.0.2.5", 5004, "RTP/SAVP", true, None)),
+                sdp_offer().into_bytes(),
             ),
             (
                 "compact-options",

@@ -301,6 +301,18 @@ fn write_learned(buf: &mut Vec<u8>, l: &crate::classify::Learned) {
         if signalling_tls {
             buf.extend_from_slice(b",\"signalling_tls\":true");
         }
+        match l.header {
+            None => {}
+            Some(None) => buf.extend_from_slice(b",\"header\":\"not-rtp\""),
+            Some(Some(h)) => {
+                key(buf, "header");
+                string(buf, if h.rtcp { "rtcp" } else { "rtp" });
+                key(buf, "payload_type");
+                int(buf, h.payload_type);
+                key(buf, "ssrc");
+                int(buf, h.ssrc);
+            }
+        }
         buf.push(b'}');
     }
 }

@@ -234,6 +234,7 @@ fn summary_json<'a>(s: &'a Summary<'_>, t: &'a FlowTally) -> SummaryJson<'a> {
             held: s.judgement.learned.len(),
             counts: &s.stats.expect,
             listed_more: s.judgement.learned.retired_more,
+            sip_calls: &s.stats.sip_calls,
         },
     }
 }
@@ -246,6 +247,8 @@ struct ExpectationsJson<'a> {
     counts: &'a crate::expect::ExpectStats,
     /// Endpoints learned but no longer listed (the report keeps the first 1,024 retired).
     listed_more: u64,
+    /// What the SIP learner counted.
+    sip_calls: &'a crate::expect::sip::CallStats,
 }
 
 /// One learned endpoint.

@@ -523,9 +523,13 @@ impl TableReport {
                 What::Media {
                     call, rtcp, srtp, ..
                 } => format!(
-                    "sdp {} {} call {}",
-                    if srtp { "srtp" } else { "rtp" },
-                    if rtcp { "rtcp" } else { "media" },
+                    "sdp {} call {}",
+                    match (srtp, rtcp) {
+                        (false, false) => "rtp",
+                        (false, true) => "rtcp",
+                        (true, false) => "srtp",
+                        (true, true) => "srtcp",
+                    },
                     call.iter().map(|b| format!("{b:02x}")).collect::<String>()
                 ),
             };

@@ -480,3 +480,67 @@ pub fn inspect_epm(data: &[u8]) {
         assert!(l.endpoints.len() <= crate::inspect::epm::MAX_ENDPOINTS);
     }
 }
+
+/// SIP payloads through the learner's call state, and its lessons into an expectation table.
+/// `data` is a sequence of `[flags, len_hi, len_lo, bytes…]`: flag bit 0 sends the payload over
+/// UDP (else TCP), bit 1 from the gateway to UM (else from UM to the gateway), bits 2–7 move the
+/// clock forward that many seconds first; then `len` bytes (or what is left) are one payload.
+/// Calls and endpoints live two minutes and the table holds 64 endpoints, so expiry and
+/// eviction run. Each payload is also read as an RTP header.
+pub fn expect_sip(data: &[u8]) {
+    use crate::expect::sip::{Calls, MAX_CALLS};
+    use crate::expect::{ExpectConfig, Expectations, Transport};
+    use std::net::IpAddr;
+    let lifetime = Duration::from_secs(120);
+    let mut calls = Calls::new(lifetime);
+    let mut table = Expectations::new(ExpectConfig {
+        max_entries: 64,
+        media_lifetime: lifetime,
+        retain: Duration::from_secs(30),
+        ..ExpectConfig::default()
+    });
+    let um = (IpAddr::from([10, 1, 0, 40]), 5060);
+    let gateway = (IpAddr::from([10, 1, 5, 1]), 5060);
+    let (mut now, mut rest) = (Timestamp::from_parts(1_767_603_600, 0, 1), data);
+    let mut out = Vec::new();
+    while let Some((&[flags, hi, lo], tail)) = rest.split_first_chunk::<3>() {
+        let len = usize::from(u16::from_be_bytes([hi, lo])).min(tail.len());
+        let (payload, tail) = tail.split_at(len);
+        rest = tail;
+        now = now.saturating_add(Duration::from_secs(u64::from(flags >> 2)));
+        let transport = if flags & 1 != 0 {
+            Transport::Udp
+        } else {
+            Transport::Tcp
+        };
+        let (src, dst) = if flags & 2 != 0 {
+            (gateway, um)
+        } else {
+            (um, gateway)
+        };
+        let _ = crate::inspect::rtp::header(payload);
+        out.clear();
+        calls.on_payload(src, dst, transport, payload, now, [b'0'; 30], &mut out);
+        for lesson in &out {
+            table.apply(lesson);
+        }
+        table.tick(now);
+        assert!(calls.len() <= MAX_CALLS);
+    }
+    assert!(table.len() <= 64);
+    drop(format!("{:?} {:?}", table.entries(), calls.stats));
+}
+
+/// An [`expect_sip`] input of `payloads`, one second apart, from UM to the gateway over UDP
+/// (`udp`) or TCP: the seed corpus is written with it.
+pub fn expect_sip_seed(udp: bool, payloads: &[Vec<u8>]) -> Vec<u8> {
+    let flags = (1 << 2) | u8::from(udp);
+    payloads
+        .iter()
+        .flat_map(|p| {
+            let len = u16::try_from(p.len()).unwrap_or(u16::MAX);
+            let [hi, lo] = len.to_be_bytes();
+            [flags, hi, lo].into_iter().chain(p.iter().copied())
+        })
+        .collect()
+}

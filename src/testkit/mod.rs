@@ -28,6 +28,7 @@ pub mod epm;
 pub mod fuzzing;
 pub mod ntlm;
 pub mod scenes;
+pub mod sip;
 mod stream;
 mod tcp;
 mod writer;

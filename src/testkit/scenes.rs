@@ -156,7 +156,8 @@ pub fn encapsulations() -> Vec<(&'static str, Capture)> {
 /// 10. workstations to cas01: HTTPS, and HTTP redirected to HTTPS;
 /// 11. POP3 in clear text, user and password visible;
 /// 12. IMAP over TLS;
-/// 13. the PBX calling UM over SIP/TCP (INVITE with SDP … BYE);
+/// 13. the PBX calling UM over SIP/TCP (INVITE with SDP … BYE), the caller's message in plain
+///     RTP on the ports the SDP named, and RTCP;
 /// 14. um01 delivering the voice mail to hub01 over SMTP with STARTTLS;
 /// 15. RDP from a workstation to hub01, a path Exchange does not document;
 /// 16. an internet host reaching mbx01 on 443 (exposure), aborted by the client;
@@ -1062,13 +1063,6 @@ fn pop3(cap: &mut Capture, client: SocketAddr, server: SocketAddr) {
     server_closes(&mut s);
 }
 
-fn sdp(origin: &str, host: &str, port: u16) -> String {
-    format!(
-        "v=0\r\no={origin} 20260105 1 IN IP4 {host}\r\ns=call\r\nc=IN IP4 {host}\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-    )
-}
-
 /// The PBX forwards a call to UM over SIP/TCP; the caller hangs up after leaving a message.
 fn sip_call(cap: &mut Capture, pbx: SocketAddr, um: SocketAddr) {
     let (p, u) = (pbx.ip(), um.ip());
@@ -1078,7 +1072,7 @@ fn sip_call(cap: &mut Capture, pbx: SocketAddr, um: SocketAddr) {
          To: <sip:8000@um01.contoso.com>"
     );
     let call_id = format!("Call-ID: 4e1f9a2c-0105@{p}");
-    let offer = sdp("pbx01", &p.to_string(), 20000);
+    let offer = super::sip::sdp(&p.to_string(), 20000, "RTP/AVP", false, None);
     let invite = format!(
         "INVITE sip:8000@um01.contoso.com;transport=tcp SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\n\
          {dialog}\r\n{call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:1001@{pbx};transport=tcp>\r\n\
@@ -1089,7 +1083,7 @@ fn sip_call(cap: &mut Capture, pbx: SocketAddr, um: SocketAddr) {
         "SIP/2.0 100 Trying\r\n{via}\r\n{dialog}\r\n{call_id}\r\nCSeq: 1 INVITE\r\n\
          Content-Length: 0\r\n\r\n"
     );
-    let answer = sdp("um01", &u.to_string(), 16500);
+    let answer = super::sip::sdp(&u.to_string(), 16500, "RTP/AVP", false, None);
     let ok = format!(
         "SIP/2.0 200 OK\r\n{via}\r\n{dialog};tag=a71b09\r\n{call_id}\r\nCSeq: 1 INVITE\r\n\
          Contact: <sip:8000@{um};transport=tcp>\r\nServer: RTCC/3.5.0.0 MSExchangeUM/14.3.123.4\r\n\
@@ -1116,7 +1110,24 @@ fn sip_call(cap: &mut Capture, pbx: SocketAddr, um: SocketAddr) {
         .server_sends(trying.as_bytes())
         .server_sends(ok.as_bytes())
         .client_sends(ack.as_bytes());
-    s.capture().wait(Duration::from_millis(2600));
+    // The caller's message: G.711 RTP both ways every 100 ms (thinned out from 20 ms), and an
+    // RTCP report each way, on the ports the offer and the answer named.
+    let cap = s.capture();
+    let (rtp_p, rtp_u) = (SocketAddr::new(p, 20000), SocketAddr::new(u, 16500));
+    for i in 0..25u16 {
+        cap.wait(Duration::from_millis(100));
+        let ts = u32::from(i) * 800;
+        cap.udp(rtp_p, rtp_u, &super::sip::rtp(0, i, ts, 0x5eed_0001, 160));
+        cap.udp(
+            rtp_u,
+            rtp_p,
+            &super::sip::rtp(0, 900 + i, ts, 0x5eed_0002, 160),
+        );
+    }
+    let (rtcp_p, rtcp_u) = (SocketAddr::new(p, 20001), SocketAddr::new(u, 16501));
+    cap.udp(rtcp_p, rtcp_u, &super::sip::rtcp_sender_report(0x5eed_0001));
+    cap.udp(rtcp_u, rtcp_p, &super::sip::rtcp_sender_report(0x5eed_0002));
+    cap.wait(Duration::from_millis(100));
     s.client_sends(bye.as_bytes())
         .server_sends(bye_ok.as_bytes())
         .close();

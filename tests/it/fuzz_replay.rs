@@ -315,3 +315,23 @@ fn fuzz_regressions_inspect_epm_replay_without_panic() {
     );
     assert_replayed("regressions", "inspect_epm", n);
 }
+
+#[test]
+fn fuzz_corpus_expect_sip_replays_without_panic() {
+    let n = replay(
+        "corpus",
+        "expect_sip",
+        exaudit::testkit::fuzzing::expect_sip,
+    );
+    assert_replayed("corpus", "expect_sip", n);
+}
+
+#[test]
+fn fuzz_regressions_expect_sip_replay_without_panic() {
+    let n = replay(
+        "regressions",
+        "expect_sip",
+        exaudit::testkit::fuzzing::expect_sip,
+    );
+    assert_replayed("regressions", "expect_sip", n);
+}

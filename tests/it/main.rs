@@ -14,6 +14,7 @@ mod classify;
 mod cli;
 mod common;
 mod expect;
+mod expect_sip;
 mod fuzz_replay;
 mod inspect_bin;
 mod inspect_dir;

@@ -1,6 +1,7 @@
 //! SDP session descriptions (RFC 8866, which replaced RFC 4566) as SIP offers and answers carry
-//! them: the connection address, and per media line its port, transport protocol and whether an
-//! SDES key (`a=crypto`, RFC 4568) was attached. The key itself is a secret and is never kept.
+//! them: the connection address, and per media line its port, transport protocol, RTP payload
+//! types, where its RTCP goes (`a=rtcp`, RFC 3605; `a=rtcp-mux`, RFC 5761) and whether an SDES
+//! key (`a=crypto`, RFC 4568) was attached. The key itself is a secret and is never kept.
 //! Reusable on its own: the media endpoints an offer names are where RTP (or SRTP) will flow.
 //!
 //! Own code: SDP is a line format of `<type>=<value>` and only three line types matter here;
@@ -17,6 +18,9 @@ use crate::inspect::wire_text;
 pub const MAX_MEDIA: usize = 8;
 /// Lines read from a body; a 4 KiB prefix holds far fewer.
 const MAX_LINES: usize = 256;
+/// RTP payload types kept per media line: enough to check an RTP header against the offer
+/// (phones offer three to ten codecs and telephone-event).
+pub const MAX_PAYLOAD_TYPES: usize = 16;
 
 /// What an SDP body says about its media.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -47,6 +51,19 @@ pub struct Media {
     /// The media-level connection address, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connection: Option<String>,
+    /// The RTP payload types listed after the profile (for RTP profiles only; at most
+    /// [`MAX_PAYLOAD_TYPES`], values 0–127).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub payload_types: Vec<u8>,
+    /// `a=rtcp:<port>` (RFC 3605): RTCP is not on the RTP port + 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtcp_port: Option<u16>,
+    /// The address `a=rtcp` gave, when RTCP is not at the stream's connection address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtcp_address: Option<String>,
+    /// `a=rtcp-mux` (RFC 5761): RTP and RTCP may share the RTP port, if the answer agrees.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rtcp_mux: bool,
     /// An `a=crypto` line (SDES, RFC 4568) came with it: the SRTP key crossed inside this SDP.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub crypto: bool,
@@ -59,16 +76,32 @@ impl Media {
         let p = self.proto.to_ascii_uppercase();
         p.contains("/SAVP")
     }
+
+    /// Where RTCP for this stream is received when its RTP arrives at `rtp`: the `a=rtcp` port
+    /// and address, else the RTP port + 1 at the same address (RFC 3550 §11). `None` when
+    /// `a=rtcp` names a host that is not an IP literal, or the RTP port is 65535.
+    pub fn rtcp_endpoint(&self, rtp: IpAddr) -> Option<(IpAddr, u16)> {
+        let ip = match &self.rtcp_address {
+            Some(a) => a.parse::<IpAddr>().ok()?,
+            None => rtp,
+        };
+        let port = match self.rtcp_port {
+            Some(p) => p,
+            None => self.port.checked_add(1)?,
+        };
+        (port != 0).then_some((ip, port))
+    }
 }
 
 impl Sdp {
     /// Where each media stream will be received: its address (own `c=`, else the session's)
-    /// and port. Streams with port 0 or an address that is not an IP literal are left out.
+    /// and port. Streams with port 0, an address that is not an IP literal, or the unspecified
+    /// address (`0.0.0.0` puts a stream on hold, RFC 3264 §8.4) are left out.
     pub fn endpoints(&self) -> impl Iterator<Item = (IpAddr, u16, &Media)> + '_ {
         self.media.iter().filter_map(move |m| {
             let addr = m.connection.as_deref().or(self.connection.as_deref())?;
             let ip = addr.parse::<IpAddr>().ok()?;
-            (m.port != 0).then_some((ip, m.port, m))
+            (m.port != 0 && !ip.is_unspecified()).then_some((ip, m.port, m))
         })
     }
 }
@@ -113,9 +146,9 @@ pub fn parse(body: &[u8]) -> Option<Sdp> {
                     sdp.media_more = sdp.media_more.saturating_add(1);
                 }
             }
-            b'a' if in_media && kept && value.starts_with(b"crypto:") => {
+            b'a' if in_media && kept => {
                 if let Some(m) = sdp.media.last_mut() {
-                    m.crypto = true;
+                    attribute(m, value);
                 }
             }
             _ => {}
@@ -127,7 +160,11 @@ pub fn parse(body: &[u8]) -> Option<Sdp> {
 /// `c=<nettype> <addrtype> <connection-address>` (RFC 8866 §5.7); a multicast address may carry
 /// `/ttl` and `/count`, which are dropped.
 fn connection_address(value: &[u8]) -> Option<String> {
-    let mut parts = value.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    address(words(value))
+}
+
+/// `<nettype> <addrtype> <connection-address>`, as `c=` and `a=rtcp` give them.
+fn address<'a>(mut parts: impl Iterator<Item = &'a [u8]>) -> Option<String> {
     let _nettype = parts.next()?;
     let _addrtype = parts.next()?;
     let addr = parts.next()?;
@@ -135,20 +172,58 @@ fn connection_address(value: &[u8]) -> Option<String> {
     (!addr.is_empty()).then(|| wire_text(addr))
 }
 
-/// `m=<media> <port>[/<number of ports>] <proto> <fmt> …` (RFC 8866 §5.14).
+/// The media-level attributes that matter here (RFC 8866 §5.13 `a=<attribute>[:<value>]`):
+/// - `a=crypto:<tag> <suite> <key-params>` (RFC 4568 §9.1): only its presence is kept;
+/// - `a=rtcp:<port> [<nettype> <addrtype> <connection-address>]` (RFC 3605 §2.1);
+/// - `a=rtcp-mux` (RFC 5761 §5.1.1).
+fn attribute(m: &mut Media, value: &[u8]) {
+    if value.starts_with(b"crypto:") {
+        m.crypto = true;
+    } else if let Some(rtcp) = value.strip_prefix(b"rtcp:") {
+        let mut parts = words(rtcp);
+        let Some(port) = parts.next().and_then(number::<u16>) else {
+            return;
+        };
+        m.rtcp_port = Some(port);
+        m.rtcp_address = address(parts);
+    } else if value.trim_ascii_end() == b"rtcp-mux" {
+        m.rtcp_mux = true;
+    }
+}
+
+/// The space-separated fields of a line.
+fn words(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b' ').filter(|p| !p.is_empty())
+}
+
+fn number<T: std::str::FromStr>(b: &[u8]) -> Option<T> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// `m=<media> <port>[/<number of ports>] <proto> <fmt> …` (RFC 8866 §5.14). Under an RTP
+/// profile each `<fmt>` is a payload type (RFC 3551 §6; 7 bits, RFC 3550 §5.1).
 fn media_line(value: &[u8]) -> Option<Media> {
-    let mut parts = value.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let mut parts = words(value);
     let media = parts.next()?;
     let port = parts.next()?;
     let proto = parts.next()?;
-    let port = port.split(|&b| b == b'/').next()?;
-    let port = std::str::from_utf8(port).ok()?.parse::<u16>().ok()?;
+    let port = number::<u16>(port.split(|&b| b == b'/').next()?)?;
+    let rtp = proto.windows(3).any(|w| w.eq_ignore_ascii_case(b"RTP"));
+    let payload_types = if rtp {
+        parts
+            .filter_map(number::<u8>)
+            .filter(|&pt| pt <= 127)
+            .take(MAX_PAYLOAD_TYPES)
+            .collect()
+    } else {
+        Vec::new()
+    };
     Some(Media {
         media: wire_text(media),
         port,
         proto: wire_text(proto),
-        connection: None,
-        crypto: false,
+        payload_types,
+        ..Media::default()
     })
 }
 
@@ -209,6 +284,74 @@ a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubG
         }
         let s = parse(&many).unwrap();
         assert_eq!((s.media.len(), s.media_more), (MAX_MEDIA, 12));
+    }
+
+    #[test]
+    fn payload_types_are_kept_for_rtp_profiles_only() {
+        let s = parse(
+            b"v=0\r\nc=IN IP4 192.0.2.1\r\nm=audio 5004 RTP/AVP 0 8 101 x 300 127\r\n\
+m=image 5006 udptl t38\r\nm=application 9 UDP/DTLS/SCTP 5000\r\n\
+m=video 5008 UDP/TLS/RTP/SAVPF 96 97\r\n",
+        )
+        .unwrap();
+        let pts: Vec<&[u8]> = s.media.iter().map(|m| &m.payload_types[..]).collect();
+        // Not numbers, and numbers above 7 bits, are no payload types.
+        assert_eq!(pts, [&[0, 8, 101, 127][..], &[], &[], &[96, 97]]);
+        let mut long = b"v=0\nm=audio 1 RTP/AVP".to_vec();
+        for pt in 0..40 {
+            long.extend_from_slice(format!(" {pt}").as_bytes());
+        }
+        let s = parse(&long).unwrap();
+        assert_eq!(s.media[0].payload_types.len(), MAX_PAYLOAD_TYPES);
+    }
+
+    #[test]
+    fn rtcp_attribute_gives_the_rtcp_endpoint() {
+        let s = parse(
+            b"v=0\r\nc=IN IP4 192.0.2.1\r\n\
+m=audio 49170 RTP/AVP 0\r\na=rtcp:53020\r\n\
+m=audio 49172 RTP/AVP 0\r\na=rtcp:53021 IN IP6 2001:db8::9\r\na=rtcp-mux\r\n\
+m=audio 49174 RTP/AVP 0\r\na=rtcp:53022 IN IP4 rtcp.example\r\n\
+m=audio 65535 RTP/AVP 0\r\na=rtcp:x\r\n\
+m=audio 49176 RTP/AVP 0\r\na=rtcp-muxed\r\n",
+        )
+        .unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let rtp = ip("192.0.2.1");
+        let rtcp: Vec<_> = s.media.iter().map(|m| m.rtcp_endpoint(rtp)).collect();
+        assert_eq!(
+            rtcp,
+            [
+                Some((rtp, 53020)),
+                Some((ip("2001:db8::9"), 53021)),
+                // A host name gives no address to expect.
+                None,
+                // No valid a=rtcp, and no port after 65535.
+                None,
+                Some((rtp, 49177)),
+            ]
+        );
+        assert_eq!(s.media[2].rtcp_address.as_deref(), Some("rtcp.example"));
+        assert_eq!(s.media[3].rtcp_port, None);
+        assert!(s.media[1].rtcp_mux && !s.media[0].rtcp_mux && !s.media[4].rtcp_mux);
+        let json = serde_json::to_string(&s.media[1]).unwrap();
+        assert_eq!(
+            json,
+            r#"{"media":"audio","port":49172,"proto":"RTP/AVP","payload_types":[0],"rtcp_port":53021,"rtcp_address":"2001:db8::9","rtcp_mux":true}"#
+        );
+        // An attribute before the first media line belongs to none.
+        let s = parse(b"v=0\na=rtcp:9\nm=audio 1 RTP/AVP 0\n").unwrap();
+        assert_eq!(s.media[0].rtcp_port, None);
+    }
+
+    #[test]
+    fn a_stream_on_hold_or_rejected_is_no_endpoint() {
+        let s = parse(b"v=0\nc=IN IP4 0.0.0.0\nm=audio 5004 RTP/AVP 0\nm=audio 5006 RTP/AVP 0\nc=IN IP4 192.0.2.3\nm=audio 0 RTP/AVP 0\nc=IN IP4 192.0.2.3\n").unwrap();
+        let eps: Vec<_> = s
+            .endpoints()
+            .map(|(ip, p, _)| (ip.to_string(), p))
+            .collect();
+        assert_eq!(eps, [("192.0.2.3".to_owned(), 5006)]);
     }
 
     #[test]
