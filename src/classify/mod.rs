@@ -16,6 +16,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::catalog::{Candidate, Candidates, Catalog, PortMatch, Role, RoleSet, Transport};
+use std::net::IpAddr;
+
 use crate::expect::{Attribution, What};
 use crate::flow::{FlowRecord, Kind};
 use crate::inspect::epm::IfId;
@@ -204,9 +206,10 @@ impl<'a> Classifier<'a> {
             What::Media {
                 srtp,
                 signalling_tls,
+                announcer,
                 ..
             } => {
-                let mut c = self.classify_media(rec);
+                let mut c = self.classify_media(rec, (a.key.ip, announcer), a.peer);
                 // One-way media is ordinary (a greeting played, a call on hold).
                 c.findings.remove(Code::PathUnanswered);
                 let srtp_documented = c
@@ -270,11 +273,24 @@ impl<'a> Classifier<'a> {
             }
             None => all.iter().map(with).collect(),
         };
-        self.classify_among(rec, &ranked, Transport::Tcp)
+        let roles = self.site.map(|s| {
+            (
+                s.roles_of(rec.orig.0).with_implied(),
+                s.roles_of(rec.resp.0).with_implied(),
+            )
+        });
+        self.classify_among(rec, roles, &ranked, Transport::Tcp)
     }
 
-    /// A UDP flow to a learned media endpoint, among the catalog's RTP media paths.
-    fn classify_media(&self, rec: &FlowRecord) -> Classification {
+    /// A UDP flow to a learned media endpoint, among the catalog's RTP media paths. The media
+    /// address belongs to whoever announced it in SDP: where the site file does not list it
+    /// (a gateway's media processor), it takes the announcer's roles.
+    fn classify_media(
+        &self,
+        rec: &FlowRecord,
+        learned: (IpAddr, IpAddr),
+        peer: Option<(IpAddr, IpAddr)>,
+    ) -> Classification {
         let port = rec.resp.1;
         let ranked: Vec<Candidate> = self
             .catalog
@@ -286,22 +302,29 @@ impl<'a> Classifier<'a> {
                 ..*cand
             })
             .collect();
-        self.classify_among(rec, &ranked, Transport::Udp)
+        let roles = self.site.map(|s| {
+            let of = |ip: IpAddr| {
+                let ip = match (s.listed(ip), peer) {
+                    (Some(_), _) => ip,
+                    (None, _) if ip == learned.0 => learned.1,
+                    (None, Some((p, announcer))) if ip == p => announcer,
+                    (None, _) => ip,
+                };
+                s.roles_of(ip).with_implied()
+            };
+            (of(rec.orig.0), of(rec.resp.0))
+        });
+        self.classify_among(rec, roles, &ranked, Transport::Udp)
     }
 
     /// [`choose`](Self::choose) over candidates ranked by the caller, then the findings.
     fn classify_among(
         &self,
         rec: &FlowRecord,
+        roles: Option<(RoleSet, RoleSet)>,
         ranked: &[Candidate],
         transport: Transport,
     ) -> Classification {
-        let roles = self.site.map(|s| {
-            (
-                s.roles_of(rec.orig.0).with_implied(),
-                s.roles_of(rec.resp.0).with_implied(),
-            )
-        });
         let cands = Candidates {
             segment: u32::MAX,
             by_port: ranked,

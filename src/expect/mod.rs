@@ -116,6 +116,9 @@ pub enum What {
         /// The SIP message that carried the SDP had come over TLS at its previous hop (its top
         /// Via said TLS).
         signalling_tls: bool,
+        /// Who sent the SDP: the media address belongs to it (a gateway's media processor may
+        /// have an address the site file does not place).
+        announcer: IpAddr,
     },
 }
 
@@ -185,6 +188,8 @@ pub struct Attribution {
     /// The learned server is the record's originator: a TCP flow joined mid-stream whose first
     /// packet came from the server.
     pub reversed: bool,
+    /// Media: the flow's other end, when the same call taught it too, and who announced it.
+    pub peer: Option<(IpAddr, IpAddr)>,
 }
 
 impl Attribution {
@@ -427,6 +432,23 @@ impl Expectations {
                 return None;
             }
         };
+        // Media: the other end may be the call's other endpoint, announced by the other party.
+        let peer = match self.map.get(&key).map(|e| e.what) {
+            Some(What::Media { call, .. }) => {
+                let other = if key.ip == rec.resp.0 && key.port == rec.resp.1 {
+                    rec.orig
+                } else {
+                    rec.resp
+                };
+                match self.map.get(&probe(other.0, other.1)).map(|e| e.what) {
+                    Some(What::Media {
+                        call: c, announcer, ..
+                    }) if c == call => Some((other.0, announcer)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         let e = self.map.get_mut(&key)?;
         e.flows += 1;
         if crate::classify::reachability(rec).failed() {
@@ -439,6 +461,7 @@ impl Expectations {
             interfaces: e.interfaces,
             from: e.from,
             reversed,
+            peer,
         })
     }
 

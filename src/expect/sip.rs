@@ -112,7 +112,7 @@ impl Calls {
     )]
     pub fn on_payload(
         &mut self,
-        _src: (IpAddr, u16),
+        src: (IpAddr, u16),
         _dst: (IpAddr, u16),
         transport: Transport,
         payload: &[u8],
@@ -132,13 +132,13 @@ impl Calls {
             at: now,
         };
         for m in &msgs {
-            self.message(m, from, out);
+            self.message(m, from, src.0, out);
         }
         msgs.clear();
         self.scratch = msgs;
     }
 
-    fn message(&mut self, m: &Message, from: Source, out: &mut Vec<Lesson>) {
+    fn message(&mut self, m: &Message, from: Source, sender: IpAddr, out: &mut Vec<Lesson>) {
         self.stats.messages += 1;
         let Some(call) = m.call_id.map(|h| h.0) else {
             return;
@@ -147,7 +147,7 @@ impl Calls {
         match &m.sdp {
             // The cut may have fallen inside a port, or before a media-level `c=`.
             Some(_) if m.truncated => self.stats.sdp_truncated += 1,
-            Some(sdp) => self.teach(call, sdp, m.via_tls(), from, out),
+            Some(sdp) => self.teach(call, sdp, m.via_tls(), from, sender, out),
             None => {}
         }
         // RFC 3261 §7.1: method names are case-sensitive.
@@ -176,6 +176,7 @@ impl Calls {
         sdp: &Sdp,
         signalling_tls: bool,
         from: Source,
+        sender: IpAddr,
         out: &mut Vec<Lesson>,
     ) {
         if sdp.endpoints().next().is_none() {
@@ -213,6 +214,7 @@ impl Calls {
                         rtcp,
                         srtp,
                         signalling_tls,
+                        announcer: sender,
                     },
                     from,
                 });

@@ -105,7 +105,7 @@ fn a_calls_media_flows_are_attributed_to_it_until_it_ends() {
         let found = found.map(|a| (a.key.port, a.what));
         seen.push((rec.orig.0.to_string(), rec.resp.1, found));
     }
-    let media = |port, rtcp| {
+    let media = |port, rtcp, announcer: &str| {
         Some((
             port,
             What::Media {
@@ -113,6 +113,7 @@ fn a_calls_media_flows_are_attributed_to_it_until_it_ends() {
                 rtcp,
                 srtp: true,
                 signalling_tls: false,
+                announcer: addr(announcer).ip(),
             },
         ))
     };
@@ -120,8 +121,9 @@ fn a_calls_media_flows_are_attributed_to_it_until_it_ends() {
         seen,
         [
             // The PBX sent first: the flow's responder is UM's RTP endpoint, from the answer.
-            ("10.1.5.1".to_owned(), 20000, media(20000, false)),
-            ("10.1.0.40".to_owned(), 16501, media(16501, true)),
+            ("10.1.5.1".to_owned(), 20000, media(20000, false, UM)),
+            // UM sent first: the responder is the PBX's RTCP endpoint, from the offer.
+            ("10.1.0.40".to_owned(), 16501, media(16501, true, PBX)),
             ("10.1.9.9".to_owned(), 20000, None),
         ]
     );

@@ -188,6 +188,7 @@ fn media_is_looked_up_at_either_end_and_ends_with_its_call() {
             rtcp: false,
             srtp: false,
             signalling_tls: false,
+            announcer: ip("10.1.5.1"),
         },
         from: from(secs(0)),
     };
@@ -233,6 +234,7 @@ fn media_is_looked_up_at_either_end_and_ends_with_its_call() {
             rtcp: false,
             srtp: true,
             signalling_tls: false,
+            announcer: ip("10.1.5.1"),
         },
         from: from(secs(3)),
     });

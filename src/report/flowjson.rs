@@ -287,6 +287,7 @@ fn write_learned(buf: &mut Vec<u8>, l: &crate::classify::Learned) {
         rtcp,
         srtp,
         signalling_tls,
+        ..
     } = l.what
     {
         key(buf, "media");

@@ -199,7 +199,18 @@ impl Site {
     /// `loopback` for loopback addresses, `internet` when the file lists no internet prefixes,
     /// and no role at all (unknown) when it does.
     pub fn roles_of(&self, ip: IpAddr) -> RoleSet {
-        let found = match ip {
+        match self.listed(ip) {
+            Some(r) => r,
+            None if ip.is_loopback() => RoleSet::EMPTY.with(Role::Loopback),
+            None if self.internet_listed => RoleSet::EMPTY,
+            None => RoleSet::EMPTY.with(Role::Internet),
+        }
+    }
+
+    /// The roles the file gives an address by listing it (or a network holding it); `None`
+    /// when it lists neither.
+    pub fn listed(&self, ip: IpAddr) -> Option<RoleSet> {
+        match ip {
             IpAddr::V4(v) => {
                 let a = u32::from(v);
                 self.v4
@@ -212,12 +223,6 @@ impl Site {
                     .iter()
                     .find_map(|(len, m)| m.get(&mask6(a, *len)).copied())
             }
-        };
-        match found {
-            Some(r) => r,
-            None if ip.is_loopback() => RoleSet::EMPTY.with(Role::Loopback),
-            None if self.internet_listed => RoleSet::EMPTY,
-            None => RoleSet::EMPTY.with(Role::Internet),
         }
     }
 

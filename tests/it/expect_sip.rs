@@ -187,6 +187,58 @@ fn a_um_call_teaches_its_rtp_and_rtcp_in_both_directions() {
 }
 
 #[test]
+fn media_at_an_address_the_site_does_not_list_belongs_to_who_announced_it() {
+    // The gateway's media processor has its own address, which the site file does not list:
+    // it answers for the IP PBX that named it in its SDP.
+    let id = "gw-media@pbx01";
+    let mut cap = Capture::new();
+    let offer = sdp(OTHER_MEDIA, 40030, "RTP/AVP", false, None);
+    cap.udp(
+        at(PBX, 5060),
+        at(UM, 5060),
+        &invite(id, PBX, UM, Some(&offer)),
+    );
+    cap.wait(Duration::from_millis(10));
+    cap.udp(
+        at(UM, 5060),
+        at(PBX, 5060),
+        &response(
+            200,
+            "OK",
+            id,
+            "1 INVITE",
+            Some(&sdp(UM, 16530, "RTP/AVP", false, None)),
+        ),
+    );
+    cap.wait(Duration::from_millis(10));
+    cap.udp(
+        at(OTHER_MEDIA, 40030),
+        at(UM, 16530),
+        &rtp(0, 1, 160, 0x5555, 160),
+    );
+    cap.udp(
+        at(UM, 16530),
+        at(OTHER_MEDIA, 40030),
+        &rtp(0, 1, 160, 0x6666, 160),
+    );
+    let objs = run(cap.to_pcap(), true);
+    let media = flow(&objs, (OTHER_MEDIA, 40030), (UM, 16530));
+    assert_eq!(media["path_match"], "learned");
+    assert_eq!(media["verdict"], "documented");
+    assert_eq!(media["path"], "e2010.um.sip-rtp-telephony");
+    // A flow between the same addresses that no SDP named is judged by the site alone.
+    let mut cap = Capture::new();
+    cap.udp(
+        at(OTHER_MEDIA, 40040),
+        at(UM, 16540),
+        &rtp(0, 1, 160, 0x7777, 160),
+    );
+    let objs = run(cap.to_pcap(), true);
+    let f = flow(&objs, (OTHER_MEDIA, 40040), (UM, 16540));
+    assert_ne!(f["verdict"], "documented");
+}
+
+#[test]
 fn an_srtp_call_is_srtp_and_raises_nothing() {
     let objs = run(call("RTP/SAVP", true).to_pcap(), true);
     let media = flow(&objs, (PBX_MEDIA, 40000), (UM, 16500));
