@@ -277,4 +277,37 @@ fn write_fuzz_seeds() {
     );
     cap.tcp(at("10.1.20.52:50181"), at("10.1.0.30:59541")).syn();
     std::fs::write(dir.join("epm-then-blocked.pcap"), cap.to_pcap()).unwrap();
+    // A UM call: offer, answer, RTP both ways, BYE.
+    use crate::testkit::sip as kit;
+    let (pbx, um) = (at("10.1.5.1:5060"), at("10.1.0.40:5060"));
+    let mut cap = Capture::new();
+    let offer = kit::sdp("10.1.5.9", 40000, "RTP/AVP", false, None);
+    cap.udp(
+        pbx,
+        um,
+        &kit::invite("c1@pbx", "10.1.5.1", "10.1.0.40", Some(&offer)),
+    );
+    let answer = kit::sdp("10.1.0.40", 16500, "RTP/SAVP", true, Some(16600));
+    cap.udp(
+        um,
+        pbx,
+        &kit::response(200, "OK", "c1@pbx", "1 INVITE", Some(&answer)),
+    );
+    cap.udp(
+        at("10.1.5.9:40000"),
+        at("10.1.0.40:16500"),
+        &kit::rtp(0, 1, 160, 7, 40),
+    );
+    cap.udp(
+        at("10.1.0.40:16500"),
+        at("10.1.5.9:40000"),
+        &kit::rtp(0, 1, 160, 8, 40),
+    );
+    cap.udp(
+        at("10.1.0.40:16600"),
+        at("10.1.5.9:40001"),
+        &kit::rtcp_sender_report(8),
+    );
+    cap.udp(pbx, um, &kit::bye("c1@pbx", 2));
+    std::fs::write(dir.join("sip-call-rtp.pcap"), cap.to_pcap()).unwrap();
 }
