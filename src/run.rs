@@ -8,7 +8,6 @@ use crate::classify::{Aggregator, Classifier, Severity};
 use crate::decode::{DecodeConfig, Decoder};
 use crate::expect::{ExpectConfig, Expectations, Learner};
 use crate::flow::{FlowConfig, FlowTable};
-use crate::inspect::epm::IfId;
 use crate::report::{JsonReport, JsonlReport, Judgement, Report, Summary, TableReport};
 use crate::site::Site;
 use crate::source::Merged;
@@ -337,36 +336,13 @@ fn judge(
     }
     let rec = &*rec;
     let ev = crate::inspect::inspect(&crate::inspect::input(rec), rec.start);
-    let mut c = classifier.classify_with(rec, learned.as_ref(), bound_interface(&ev));
+    let mut c = classifier.classify_with(rec, learned.as_ref(), ev.bound_interface());
     classifier.judge_evidence(rec, &ev, &mut c);
     let cid = crate::report::flow_community_id_bytes(rec);
     agg.add(rec, &c, cid);
     report
         .flow(out, rec, &c, &ev, &cid, classifier.catalog)
         .map_err(InputError::Output)
-}
-
-/// The interface a DCE/RPC bind on the flow named (the first accepted one that is not the
-/// endpoint mapper's), where the interface table knows its UUID.
-fn bound_interface(ev: &crate::inspect::Evidence) -> Option<IfId> {
-    let crate::inspect::Detail::DceRpc(d) = &ev.detail else {
-        return None;
-    };
-    d.contexts
-        .iter()
-        .filter(|c| c.endpoint != Some("epmapper"))
-        .find(|c| {
-            matches!(
-                c.result,
-                crate::inspect::dcerpc::ContextResult::Accepted
-                    | crate::inspect::dcerpc::ContextResult::Unknown
-            )
-        })
-        .map(|c| IfId {
-            uuid: c.uuid,
-            major: c.version.0,
-            minor: c.version.1,
-        })
 }
 
 fn progress_bar(inputs: &[PathBuf]) -> indicatif::ProgressBar {

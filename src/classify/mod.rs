@@ -103,15 +103,20 @@ impl<'a> Classifier<'a> {
         }
     }
 
-    /// The verdict for one finished flow.
-    pub fn classify(&self, rec: &FlowRecord) -> Classification {
-        let reach = reachability(rec);
-        let roles = self.site.map(|s| {
+    /// The roles the site gives the flow's originator and responder (`None` without a site).
+    fn roles(&self, rec: &FlowRecord) -> Option<(RoleSet, RoleSet)> {
+        self.site.map(|s| {
             (
                 s.roles_of(rec.orig.0).with_implied(),
                 s.roles_of(rec.resp.0).with_implied(),
             )
-        });
+        })
+    }
+
+    /// The verdict for one finished flow.
+    pub fn classify(&self, rec: &FlowRecord) -> Classification {
+        let reach = reachability(rec);
+        let roles = self.roles(rec);
         let transport = match rec.kind {
             Kind::Tcp => Transport::Tcp,
             Kind::Udp => Transport::Udp,
@@ -177,6 +182,8 @@ impl<'a> Classifier<'a> {
             }
             return c;
         };
+        let mut expected = None;
+        let mut header = None;
         let mut c = match a.what {
             What::Rpc { .. } => {
                 let first = a.interfaces().next();
@@ -189,12 +196,7 @@ impl<'a> Classifier<'a> {
                     && !a.interfaces().any(|i| same_process(i, b))
                 {
                     c.findings.insert(Code::RpcInterfaceMismatch);
-                    c.learned = Some(Learned {
-                        what: a.what,
-                        from: a.from,
-                        expected: first,
-                        header: None,
-                    });
+                    expected = first;
                 }
                 if c.reachability.failed() {
                     c.findings.remove(Code::PathRejected);
@@ -224,24 +226,20 @@ impl<'a> Classifier<'a> {
                 if !srtp && (signalling_tls || srtp_documented) {
                     c.findings.insert(Code::RtpWithoutSrtp);
                 }
+                // Media is confirmed by its first datagram's header (either direction).
+                header = [rec.orig_payload.bytes(), rec.resp_payload.bytes()]
+                    .into_iter()
+                    .find(|b| !b.is_empty())
+                    .map(crate::inspect::rtp::header);
                 c
             }
         };
-        if c.learned.is_none() {
-            // Media is confirmed by its first datagram's header (either direction).
-            let header = matches!(a.what, What::Media { .. }).then(|| {
-                let first = [rec.orig_payload.bytes(), rec.resp_payload.bytes()]
-                    .into_iter()
-                    .find(|b| !b.is_empty())?;
-                Some(crate::inspect::rtp::header(first))
-            });
-            c.learned = Some(Learned {
-                what: a.what,
-                from: a.from,
-                expected: None,
-                header: header.flatten(),
-            });
-        }
+        c.learned = Some(Learned {
+            what: a.what,
+            from: a.from,
+            expected,
+            header,
+        });
         c
     }
 
@@ -273,13 +271,7 @@ impl<'a> Classifier<'a> {
             }
             None => all.iter().map(with).collect(),
         };
-        let roles = self.site.map(|s| {
-            (
-                s.roles_of(rec.orig.0).with_implied(),
-                s.roles_of(rec.resp.0).with_implied(),
-            )
-        });
-        self.classify_among(rec, roles, &ranked, Transport::Tcp)
+        self.classify_among(rec, self.roles(rec), &ranked, Transport::Tcp)
     }
 
     /// A UDP flow to a learned media endpoint, among the catalog's RTP media paths. The media

@@ -50,7 +50,7 @@ impl Learner {
         if !view.from_resp || !is_epm_port(view.resp.1) {
             return;
         }
-        let Some(learned) = epm::learn(&view.input()) else {
+        let Some(learned) = epm::learn(&view.input()).filter(|l| !l.endpoints.is_empty()) else {
             return;
         };
         let from = Source {
@@ -89,8 +89,8 @@ impl Learner {
         }
     }
 
-    /// Every decoded packet: a UDP datagram or TCP segment with payload on a SIP port goes to
-    /// [`sip`](Self::sip). Two port comparisons for anything else.
+    /// Every decoded packet: a UDP datagram or TCP segment goes to [`sip`](Self::sip), which
+    /// turns down anything not on a SIP port in two comparisons.
     pub fn packet(
         &mut self,
         d: &crate::decode::Decoded<'_>,
@@ -103,9 +103,7 @@ impl Learner {
             T::Tcp(t) => (t.src_port, t.dst_port, t.payload, Transport::Tcp),
             _ => return,
         };
-        if is_sip_port(sp) || is_sip_port(dp) {
-            self.sip((d.src, sp), (d.dst, dp), transport, payload, now, out);
-        }
+        self.sip((d.src, sp), (d.dst, dp), transport, payload, now, out);
     }
 
     /// A UDP datagram or TCP segment payload between `src` and `dst`, one end on a SIP port:

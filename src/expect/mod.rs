@@ -94,7 +94,7 @@ pub struct Key {
 
 /// A call, by the first 8 bytes of the SHA-256 of its Call-ID (the same hash the SIP evidence
 /// shows, so the two join without the identifier being kept).
-pub type CallId = [u8; 8];
+pub type CallId = crate::inspect::sip::CallHash;
 
 /// What an endpoint was learned to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

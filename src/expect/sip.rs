@@ -140,7 +140,7 @@ impl Calls {
 
     fn message(&mut self, m: &Message, from: Source, sender: IpAddr, out: &mut Vec<Lesson>) {
         self.stats.messages += 1;
-        let Some(call) = m.call_id.map(|h| h.0) else {
+        let Some(call) = m.call_id else {
             return;
         };
         let now = from.at;

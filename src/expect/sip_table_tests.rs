@@ -94,7 +94,7 @@ fn a_calls_media_flows_are_attributed_to_it_until_it_ends() {
 
     let (mut table, records) = s.finish();
     assert_eq!((table.len(), table.stats.ended_by_call), (4, 4));
-    let call = crate::inspect::sip::CallHash::of(CALL.as_bytes()).0;
+    let call = crate::inspect::sip::CallHash::of(CALL.as_bytes());
     let mut seen = Vec::new();
     for rec in &records {
         let found = table.attribute(rec);

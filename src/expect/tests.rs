@@ -176,7 +176,7 @@ fn tcp_is_looked_up_by_its_server_only_and_reversed_only_midstream() {
 
 #[test]
 fn media_is_looked_up_at_either_end_and_ends_with_its_call() {
-    let call = [7u8; 8];
+    let call = crate::inspect::sip::CallHash([7u8; 8]);
     let media = |port: u16, ip_: &str| Lesson::Learn {
         key: Key {
             ip: ip(ip_),
@@ -230,7 +230,7 @@ fn media_is_looked_up_at_either_end_and_ends_with_its_call() {
             transport: Transport::Udp,
         },
         what: What::Media {
-            call: [8; 8],
+            call: crate::inspect::sip::CallHash([8; 8]),
             rtcp: false,
             srtp: true,
             signalling_tls: false,

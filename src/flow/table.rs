@@ -124,24 +124,24 @@ pub struct FlowView<'a> {
     pub from_resp: bool,
     pub midstream: bool,
     pub truncated: bool,
-    pub orig_payload: &'a [u8],
-    pub resp_payload: &'a [u8],
-    pub orig_cut: bool,
-    pub resp_cut: bool,
+    orig_payload: Option<&'a Prefix>,
+    resp_payload: Option<&'a Prefix>,
 }
 
 impl FlowView<'_> {
-    /// The prefixes as the inspectors read them.
+    /// The prefixes as the inspectors read them (worked out only when a learner wants them).
     pub fn input(&self) -> crate::inspect::Input<'_> {
+        let cut =
+            |p: Option<&Prefix>| p.is_some_and(|p| p.is_full() || p.has_gap() || p.is_starved());
         crate::inspect::Input {
-            client: self.orig_payload,
-            server: self.resp_payload,
+            client: self.orig_payload.map(Prefix::bytes).unwrap_or(&[]),
+            server: self.resp_payload.map(Prefix::bytes).unwrap_or(&[]),
             udp: self.ip_proto == proto::UDP,
             client_port: self.orig.1,
             server_port: self.resp.1,
             midstream: self.midstream,
-            client_cut: self.truncated || self.orig_cut,
-            server_cut: self.truncated || self.resp_cut,
+            client_cut: self.truncated || cut(self.orig_payload),
+            server_cut: self.truncated || cut(self.resp_payload),
         }
     }
 }
@@ -218,8 +218,6 @@ impl FlowTable {
         let (orig, resp) = if f.orig_is_a { (a, b) } else { (b, a) };
         let (pa, pb) = (f.prefix_a.as_deref(), f.prefix_b.as_deref());
         let (op, rp) = if f.orig_is_a { (pa, pb) } else { (pb, pa) };
-        let cut =
-            |p: Option<&Prefix>| p.is_some_and(|p| p.is_full() || p.has_gap() || p.is_starved());
         Some(FlowView {
             id: f.id,
             start: f.start,
@@ -229,10 +227,8 @@ impl FlowTable {
             from_resp: self.fed_from_a != f.orig_is_a,
             midstream: f.kind == Kind::Tcp && !f.saw_syn,
             truncated: f.truncated,
-            orig_payload: op.map(Prefix::bytes).unwrap_or(&[]),
-            resp_payload: rp.map(Prefix::bytes).unwrap_or(&[]),
-            orig_cut: cut(op),
-            resp_cut: cut(rp),
+            orig_payload: op,
+            resp_payload: rp,
         })
     }
 

@@ -479,6 +479,28 @@ pub struct Evidence {
 }
 
 impl Evidence {
+    /// The interface a DCE/RPC bind on the flow named: the first offered context that is not
+    /// the endpoint mapper's and was accepted (or whose answer was not seen).
+    pub fn bound_interface(&self) -> Option<epm::IfId> {
+        let Detail::DceRpc(d) = &self.detail else {
+            return None;
+        };
+        d.contexts
+            .iter()
+            .filter(|c| c.endpoint != Some("epmapper"))
+            .find(|c| {
+                matches!(
+                    c.result,
+                    dcerpc::ContextResult::Accepted | dcerpc::ContextResult::Unknown
+                )
+            })
+            .map(|c| epm::IfId {
+                uuid: c.uuid,
+                major: c.version.0,
+                minor: c.version.1,
+            })
+    }
+
     /// Records an authentication, keeping at most [`MAX_AUTH`].
     pub fn push_auth(&mut self, a: AuthSeen) {
         if self.auth.len() < MAX_AUTH {
@@ -557,7 +579,15 @@ pub fn inspect(input: &Input<'_>, at: crate::time::Timestamp) -> Evidence {
         || dcerpc::inspect(input, &mut ev)
         || smb::inspect(input, &mut ev)
         || sip::inspect(input, &mut ev);
-    if ev.service == Some(Service::DceRpc)
+    // Only the endpoint mapper and DCOM's resolver and activator answer with endpoints; a
+    // flow whose binds were not seen is read by the answers' shape.
+    let resolver = |c: &dcerpc::Context| {
+        matches!(
+            c.endpoint,
+            Some("epmapper" | "IObjectExporter" | "ISystemActivator" | "IActivation")
+        )
+    };
+    if matches!(&ev.detail, Detail::DceRpc(d) if d.contexts.is_empty() || d.contexts.iter().any(resolver))
         && let Some(l) = epm::learn(input)
         && !l.epm.is_empty()
     {

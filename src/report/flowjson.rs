@@ -292,9 +292,7 @@ fn write_learned(buf: &mut Vec<u8>, l: &crate::classify::Learned) {
     {
         key(buf, "media");
         buf.extend_from_slice(b"{\"call_id\":\"");
-        for b in call {
-            buf.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-        }
+        buf.extend_from_slice(&call.hex());
         buf.extend_from_slice(b"\",\"stream\":");
         string(buf, if rtcp { "rtcp" } else { "rtp" });
         buf.extend_from_slice(b",\"srtp\":");
@@ -317,8 +315,6 @@ fn write_learned(buf: &mut Vec<u8>, l: &crate::classify::Learned) {
         buf.push(b'}');
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A path's expected encryption and authentication, rendered once.
 fn expected_json(p: &crate::catalog::Path) -> (Vec<u8>, Vec<u8>) {

@@ -294,7 +294,7 @@ fn learned_json<'a>(k: crate::expect::Key, e: &'a crate::expect::Entry) -> Learn
             call, rtcp, srtp, ..
         } => (
             "sdp",
-            Some(call.iter().map(|b| format!("{b:02x}")).collect()),
+            Some(String::from_utf8_lossy(&call.hex()).into_owned()),
             Some(if rtcp { "rtcp" } else { "rtp" }),
             Some(srtp),
         ),

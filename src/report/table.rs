@@ -530,7 +530,7 @@ impl TableReport {
                         (true, false) => "srtp",
                         (true, true) => "srtcp",
                     },
-                    call.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                    String::from_utf8_lossy(&call.hex())
                 ),
             };
             let flows = match (e.flows, e.failed) {

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::{Capture, Dir, Encap, TcpConv, addr, flags, ip};
+use crate::inspect::dcerpc::Uuid;
 use crate::time::{Duration, Timestamp};
 
 /// A small office segment seen from a SPAN port: mail between a Hub Transport and an Edge
@@ -989,7 +990,6 @@ pub fn rpc_epmap(
     towers: &[(u16, [u8; 4])],
 ) {
     use super::epm::{map_request, map_response, tcp_tower};
-    use crate::inspect::dcerpc::Uuid;
     const EPM: u128 = 0xe1af_8308_5d1f_11c9_91a4_0800_2b14_a0fa;
     let iface = Uuid::from_u128(interface);
     let towers: Vec<Vec<u8>> = towers
@@ -1278,21 +1278,10 @@ pub fn secrets() -> (Capture, Vec<&'static str>) {
     (cap, secrets)
 }
 
-/// A DCE/RPC UUID as NDR writes it in little-endian data representation.
-fn rpc_uuid(u: u128) -> Vec<u8> {
-    let b = u.to_be_bytes();
-    let mut v = Vec::with_capacity(16);
-    v.extend(b[0..4].iter().rev());
-    v.extend(b[4..6].iter().rev());
-    v.extend(b[6..8].iter().rev());
-    v.extend_from_slice(&b[8..16]);
-    v
-}
-
 /// NDR transfer syntax 8a885d04-1ceb-11c9-9fe8-08002b104860 version 2.
 fn ndr() -> Vec<u8> {
     [
-        rpc_uuid(0x8a88_5d04_1ceb_11c9_9fe8_0800_2b10_4860),
+        super::epm::uuid_le(Uuid::from_u128(0x8a88_5d04_1ceb_11c9_9fe8_0800_2b10_4860)),
         2u32.to_le_bytes().to_vec(),
     ]
     .concat()
@@ -1324,7 +1313,7 @@ pub fn rpc_bind_body(interface: u128, major: u16, minor: u16) -> Vec<u8> {
         &[1, 0, 0, 0],
         &0u16.to_le_bytes(),
         &[1, 0],
-        &rpc_uuid(interface),
+        &super::epm::uuid_le(Uuid::from_u128(interface)),
         &major.to_le_bytes(),
         &minor.to_le_bytes(),
         &ndr(),

@@ -14,7 +14,7 @@ fn at(ms: u64) -> Timestamp {
 }
 
 fn hash(call: &str) -> CallId {
-    CallHash::of(call.as_bytes()).0
+    CallHash::of(call.as_bytes())
 }
 
 fn ep(a: (&str, u16)) -> (IpAddr, u16) {
