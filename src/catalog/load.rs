@@ -79,16 +79,28 @@ struct RawAlternative {
 pub(crate) struct Here<'a> {
     pub(crate) file: &'a str,
     pub(crate) text: &'a str,
+    /// Offset of every line feed in `text`, counted once: every path asks for its line, and a
+    /// count from the start of the file each time would make loading quadratic in its size.
+    newlines: Vec<usize>,
 }
 
-impl Here<'_> {
+impl<'a> Here<'a> {
+    pub(crate) fn new(file: &'a str, text: &'a str) -> Self {
+        let newlines = text
+            .bytes()
+            .enumerate()
+            .filter_map(|(i, b)| (b == b'\n').then_some(i))
+            .collect();
+        Self {
+            file,
+            text,
+            newlines,
+        }
+    }
+
+    /// The 1-based line of the byte at `offset`.
     pub(crate) fn line(&self, offset: usize) -> usize {
-        let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1
+        self.newlines.partition_point(|&nl| nl < offset) + 1
     }
 
     pub(crate) fn err(&self, offset: usize, problem: impl Into<String>) -> RulesError {
@@ -112,7 +124,7 @@ pub(super) struct Builder {
 
 impl Builder {
     pub(super) fn add_file(&mut self, file: &str, text: &str) -> Result<(), RulesError> {
-        let here = Here { file, text };
+        let here = Here::new(file, text);
         let raw: RawFile = here.parse_toml()?;
         let builtin = file.starts_with("rules/") && super::BUILTIN.iter().any(|(f, _)| *f == file);
         let list_idx = u32::try_from(self.cat.lists.len()).unwrap_or(u32::MAX);
@@ -597,10 +609,13 @@ impl Lists {
         let mut l = Lists::default();
         for (i, p) in paths.iter().enumerate() {
             let Ok(i) = u32::try_from(i) else { break };
+            // A path lists a port once however often its entries name it; only its own
+            // entries can repeat it, so only they are searched.
+            let own = l.exact.len();
             for e in &p.ports {
                 match (e.spec, e.transport) {
                     (PortSpec::One(port), Some(t)) => {
-                        if !l.exact.contains(&(t, port, i)) {
+                        if !l.exact.get(own..).unwrap_or(&[]).contains(&(t, port, i)) {
                             l.exact.push((t, port, i));
                         }
                     }
@@ -621,7 +636,9 @@ impl Lists {
     }
 
     /// One port's candidates, ranked: listed ports first, then ranges from the narrowest; within
-    /// each, paths with fewer roles at their ends, then catalog order.
+    /// each, paths with fewer roles at their ends, then catalog order. The reference the index
+    /// is tested against: it scans every entry, where [`Index::build`] sweeps the ports once.
+    #[cfg(test)]
     fn at(&self, paths: &[Path], t: Transport, port: u16) -> Vec<Candidate> {
         let roles = |i: u32| {
             let p = &paths[i as usize];
@@ -659,6 +676,10 @@ impl Lists {
 
 impl Index {
     fn build(paths: &[Path], alternatives: &[Alternative]) -> Index {
+        let roles = |i: u32| {
+            let p = &paths[i as usize];
+            p.from.width() + p.to.width()
+        };
         let mut ix = Index::default();
         let mut lists = Lists::of(paths);
         for a in alternatives {
@@ -683,19 +704,63 @@ impl Index {
             }
             cuts.sort_unstable();
             cuts.dedup();
+            // One sweep over the segments, in port order: listed ports found by binary search,
+            // ranges kept in an active set as the sweep enters and leaves them, so the cost
+            // grows with the paths and not with paths times segments.
+            let mut exact: Vec<(u16, u32)> = lists
+                .exact
+                .iter()
+                .filter(|&&(et, _, _)| et == t)
+                .map(|&(_, port, i)| (port, i))
+                .collect();
+            exact.sort_unstable_by_key(|&(port, i)| (port, roles(i), i));
+            let mut ranges: Vec<(u16, u16, u32)> = lists
+                .ranges
+                .iter()
+                .filter(|&&(rt, ..)| rt.is_none_or(|rt| rt == t))
+                .map(|&(_, lo, hi, i)| (lo, hi, i))
+                .collect();
+            ranges.sort_unstable_by_key(|&(lo, ..)| lo);
+            let mut next_range = 0;
+            // The ranges that hold `start`: (high end, width, path).
+            let mut active: Vec<(u16, u32, u32)> = Vec::new();
             for start in cuts.into_iter().filter_map(|c| u16::try_from(c).ok()) {
-                let cands = lists.at(paths, t, start);
+                while let Some(&(lo, hi, i)) = ranges.get(next_range) {
+                    if lo > start {
+                        break;
+                    }
+                    active.push((hi, u32::from(hi - lo) + 1, i));
+                    next_range += 1;
+                }
+                active.retain(|&(hi, ..)| hi >= start);
                 let from = u32::try_from(ix.pool.len()).unwrap_or(u32::MAX);
-                let len = u32::try_from(cands.len()).unwrap_or(0);
-                ix.pool.extend(cands);
+                let first = exact.partition_point(|&(p, _)| p < start);
+                let here = exact
+                    .get(first..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .take_while(|&&(p, _)| p == start);
+                ix.pool.extend(here.map(|&(_, path)| Candidate {
+                    path,
+                    how: PortMatch::Exact,
+                    width: 1,
+                }));
+                let mut in_range: Vec<(u32, u32)> =
+                    active.iter().map(|&(_, w, i)| (w, i)).collect();
+                in_range.sort_unstable_by_key(|&(w, i)| (w, roles(i), i));
+                ix.pool
+                    .extend(in_range.into_iter().map(|(width, path)| Candidate {
+                        path,
+                        how: PortMatch::Range,
+                        width,
+                    }));
+                let len = u32::try_from(ix.pool.len())
+                    .unwrap_or(u32::MAX)
+                    .saturating_sub(from);
                 ix.starts[slot(t)].push(start);
                 ix.spans[slot(t)].push((from, len));
             }
         }
-        let roles = |i: u32| {
-            let p = &paths[i as usize];
-            p.from.width() + p.to.width()
-        };
         for (i, p) in paths.iter().enumerate() {
             let Ok(i) = u32::try_from(i) else { break };
             let inferred = |path| Candidate {

@@ -238,3 +238,39 @@ fn the_builtin_catalog_names_the_mapi_interfaces() {
     let p = c.path(c.find("e2010.static.address-book").unwrap());
     assert_eq!(p.rpc_interfaces, ["nspi", "rfr"]);
 }
+
+#[test]
+fn overlapping_ranges_of_a_users_file_are_indexed_like_a_scan() {
+    // Nested, touching, overlapping and open-ended ranges, a port listed twice by one path and
+    // once by another, and ranges over both transports.
+    let mut text = String::from("[list]\nid = \"l\"\ntitle = \"t\"\ngenerations = [\"2016\"]\n");
+    let ports = [
+        r#"["1000-2000/tcp", "1500/tcp", "1500/tcp"]"#,
+        r#"["1500-1600/tcp", "1500/tcp"]"#,
+        r#"["2000-3000/tcp", "2500-2600/udp"]"#,
+        r#"["any/udp"]"#,
+        r#"["any"]"#,
+        r#"["1-1000/tcp", "65535/tcp"]"#,
+        r#"["2999-65535/tcp"]"#,
+    ];
+    for (i, p) in ports.iter().enumerate() {
+        text.push_str(&format!(
+            "\n[[path]]\nid = \"l.p{i}\"\nname = \"p\"\nfrom = [\"client\"]\nto = [\"cas\"]\n\
+             ports = {p}\nencrypted_by_default = \"no\"\nsource = \"s\"\n"
+        ));
+    }
+    let c = load(&text).unwrap();
+    let slow = super::load::Index::slow(&c.paths);
+    for t in [Transport::Tcp, Transport::Udp] {
+        for port in 0..=u16::MAX {
+            let fast = c.candidates(t, port, false, false);
+            assert_eq!(fast.by_port, &slow(t, port)[..], "{t:?} port {port}");
+        }
+    }
+    let at_1500: Vec<u32> = c
+        .candidates(Transport::Tcp, 1500, false, false)
+        .iter()
+        .map(|cand| cand.path)
+        .collect();
+    assert_eq!(at_1500, [0, 1, 1, 0, 4]);
+}

@@ -78,7 +78,7 @@ impl Site {
 
     /// Validates site-file text; `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Site, RulesError> {
-        let here = Here { file, text };
+        let here = Here::new(file, text);
         let err = |offset: usize, problem: String| here.err(offset, problem);
         let raw: RawSite = here.parse_toml()?;
         let header_at = raw.site.span().start;
