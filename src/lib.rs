@@ -11,6 +11,8 @@
 
 pub mod time;
 
+pub mod text;
+
 pub mod source;
 
 pub mod decode;

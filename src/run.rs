@@ -118,8 +118,9 @@ pub enum InputError {
     Rules(#[from] RulesError),
 }
 
-/// An error and its causes on one line, joined by ": ", in the form of STYLE §5 (system
-/// messages lower-cased, without their "(os error N)").
+/// An error and its causes on one line, joined by ": " (system messages lower-cased, without
+/// their "(os error N)"), with every control character escaped: a file name or a value from a
+/// file cannot break the line or act on the terminal.
 pub fn error_line(err: &dyn std::error::Error) -> String {
     let mut line = plain_io_message(&err.to_string());
     let mut src = err.source();
@@ -128,7 +129,7 @@ pub fn error_line(err: &dyn std::error::Error) -> String {
         line.push_str(&plain_io_message(&s.to_string()));
         src = s.source();
     }
-    line
+    crate::text::escape(&line).into_owned()
 }
 
 /// One diagnostic line: `exaudit: <message>`.
@@ -271,7 +272,11 @@ fn run_source(
         input_errors += 1;
     }
     for w in src.take_warnings() {
-        let _ = writeln!(diag, "exaudit: warning: {w}");
+        let _ = writeln!(
+            diag,
+            "exaudit: warning: {}",
+            crate::text::escape(&w.to_string())
+        );
     }
     table.finish(&mut stats.flow, &mut done);
     for rec in &mut done {
@@ -299,11 +304,7 @@ fn run_source(
         learned: &expect,
     };
     let summary = Summary {
-        inputs: config
-            .inputs
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
+        inputs: config.inputs.iter().map(|p| crate::text::path(p)).collect(),
         input_errors,
         first_ts,
         last_ts,

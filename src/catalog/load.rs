@@ -11,6 +11,7 @@ use super::types::{
     List, Path, PortEntry, PortSpec, Role, RoleSet, Transport,
 };
 use super::{Candidate, Catalog, PortMatch, RulesError};
+use crate::text::echo;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,7 +148,11 @@ impl Builder {
         if let Some(other) = self.cat.lists.iter().find(|l| l.id == list_id) {
             return Err(here.err(
                 list.id.span().start,
-                format!("duplicate list id \"{list_id}\" (also in {})", other.file),
+                format!(
+                    "duplicate list id {} (also in {})",
+                    echo(&list_id),
+                    other.file
+                ),
             ));
         }
         let mut generations = GenerationSet::EMPTY;
@@ -156,8 +161,9 @@ impl Builder {
                 here.err(
                     g.span().start,
                     format!(
-                        "list \"{list_id}\": unknown generation \"{}\" (known: {})",
-                        g.get_ref(),
+                        "list {}: unknown generation {} (known: {})",
+                        echo(&list_id),
+                        echo(g.get_ref()),
                         Generation::known()
                     ),
                 )
@@ -168,7 +174,7 @@ impl Builder {
             return Err(RulesError {
                 file: file.to_owned(),
                 line: list_line,
-                problem: format!("list \"{list_id}\": generations is empty"),
+                problem: format!("list {}: generations is empty", echo(&list_id)),
             });
         }
         self.cat.lists.push(List {
@@ -187,8 +193,8 @@ impl Builder {
                     file: file.to_owned(),
                     line,
                     problem: format!(
-                        "path \"{}\": duplicate id (first defined at {f}:{l})",
-                        path.id
+                        "path {}: duplicate id (first defined at {f}:{l})",
+                        echo(&path.id)
                     ),
                 });
             }
@@ -214,8 +220,8 @@ impl Builder {
                 return Err(here.err(
                     a.clear.span().start,
                     format!(
-                        "alternative \"{}\": clear must be one port, like \"389/tcp\"",
-                        a.service
+                        "alternative {}: clear must be one port, like \"389/tcp\"",
+                        echo(&a.service)
                     ),
                 ));
             };
@@ -223,8 +229,8 @@ impl Builder {
                 return Err(here.err(
                     a.secure.span().start,
                     format!(
-                        "alternative \"{}\": secure must be one port, like \"636/tcp\"",
-                        a.service
+                        "alternative {}: secure must be one port, like \"636/tcp\"",
+                        echo(&a.service)
                     ),
                 ));
             };
@@ -232,8 +238,8 @@ impl Builder {
                 return Err(here.err(
                     a.secure.span().start,
                     format!(
-                        "alternative \"{}\": clear and secure use different transports",
-                        a.service
+                        "alternative {}: clear and secure use different transports",
+                        echo(&a.service)
                     ),
                 ));
             }
@@ -255,7 +261,7 @@ impl Builder {
                 return Err(RulesError {
                     file: file.clone(),
                     line: *line,
-                    problem: format!("refers to path \"{id}\", which no rules file defines"),
+                    problem: format!("refers to path {}, which no rules file defines", echo(id)),
                 });
             }
         }
@@ -274,7 +280,12 @@ impl Here<'_> {
     }
 }
 
-/// toml's message without its multi-line context: the first line, lower-cased like ours.
+/// Characters of toml's own message kept: it may quote the offending value or key, and the file
+/// and line already say where to look.
+const MAX_TOML_MESSAGE_CHARS: usize = 160;
+
+/// toml's message without its multi-line context: the first line, lower-cased like ours, cut
+/// after [`MAX_TOML_MESSAGE_CHARS`].
 fn toml_message(e: &toml::de::Error) -> String {
     let m = e
         .message()
@@ -283,6 +294,7 @@ fn toml_message(e: &toml::de::Error) -> String {
         .unwrap_or("not valid TOML")
         .trim();
     let m = m.trim_end_matches('.');
+    let m = crate::text::cut(m, MAX_TOML_MESSAGE_CHARS);
     let mut c = m.chars();
     match c.next() {
         Some(f) => f.to_lowercase().chain(c).collect(),
@@ -299,10 +311,13 @@ fn parse_path(here: &Here<'_>, line: usize, list: u32, raw: RawPath) -> Result<P
     {
         return Err(here.err(
             raw.id.span().start,
-            format!("path id \"{id}\" must be letters, digits, '.', '-' or '_'"),
+            format!(
+                "path id {} must be letters, digits, '.', '-' or '_'",
+                echo(&id)
+            ),
         ));
     }
-    let what = format!("path \"{id}\"");
+    let what = format!("path {}", echo(&id));
     let from = roles(here, &what, "from", &raw.from)?;
     let to = roles(here, &what, "to", &raw.to)?;
     let mut ports = Vec::with_capacity(raw.ports.len());
@@ -326,8 +341,8 @@ fn parse_path(here: &Here<'_>, line: usize, list: u32, raw: RawPath) -> Result<P
             here.err(
                 e.span().start,
                 format!(
-                    "{what}: unknown encryption \"{}\" (known: {})",
-                    e.get_ref(),
+                    "{what}: unknown encryption {} (known: {})",
+                    echo(e.get_ref()),
                     Encryption::known()
                 ),
             )
@@ -338,8 +353,8 @@ fn parse_path(here: &Here<'_>, line: usize, list: u32, raw: RawPath) -> Result<P
         here.err(
             raw.encrypted_by_default.span().start,
             format!(
-                "{what}: encrypted_by_default \"{}\" is not one of {}",
-                raw.encrypted_by_default.get_ref(),
+                "{what}: encrypted_by_default {} is not one of {}",
+                echo(raw.encrypted_by_default.get_ref()),
                 ByDefault::known()
             ),
         )
@@ -376,8 +391,8 @@ fn parse_path(here: &Here<'_>, line: usize, list: u32, raw: RawPath) -> Result<P
             return Err(here.err(
                 n.span().start,
                 format!(
-                    "{what}: unknown RPC interface \"{}\" (known: {})",
-                    n.get_ref(),
+                    "{what}: unknown RPC interface {} (known: {})",
+                    echo(n.get_ref()),
                     known.join(", ")
                 ),
             ));
@@ -430,8 +445,8 @@ fn roles(
             here.err(
                 r.span().start,
                 format!(
-                    "{what}: unknown role \"{}\" (known: {})",
-                    r.get_ref(),
+                    "{what}: unknown role {} (known: {})",
+                    echo(r.get_ref()),
                     Role::known()
                 ),
             )
@@ -451,8 +466,8 @@ fn auths(here: &Here<'_>, what: &str, raw: &[Spanned<String>]) -> Result<AuthSet
             here.err(
                 a.span().start,
                 format!(
-                    "{what}: unknown authentication \"{}\" (known: {})",
-                    a.get_ref(),
+                    "{what}: unknown authentication {} (known: {})",
+                    echo(a.get_ref()),
                     Auth::known()
                 ),
             )
@@ -497,18 +512,25 @@ pub(crate) fn parse_port_text(text: &str) -> Result<PortEntry, String> {
     }
     let Some((spec, proto)) = text.rsplit_once('/') else {
         return Err(format!(
-            "port \"{text}\" needs its transport, like \"{text}/tcp\""
+            "port {} needs its transport, like {}",
+            echo(text),
+            echo(&format!("{text}/tcp"))
         ));
     };
     let transport = Transport::parse(proto).ok_or_else(|| {
-        format!("port \"{text}\": unknown transport \"{proto}\" (known: tcp, udp)")
+        format!(
+            "port {}: unknown transport {} (known: tcp, udp)",
+            echo(text),
+            echo(proto)
+        )
     })?;
     let spec = match spec {
         "rpc-dynamic" if transport == Transport::Tcp => PortSpec::RpcDynamic,
         "rtp-media" if transport == Transport::Udp => PortSpec::RtpMedia,
         "rpc-dynamic" | "rtp-media" => {
             return Err(format!(
-                "port \"{text}\": {spec} is only defined over {}",
+                "port {}: {spec} is only defined over {}",
+                echo(text),
                 if spec == "rpc-dynamic" { "tcp" } else { "udp" }
             ));
         }
@@ -519,7 +541,8 @@ pub(crate) fn parse_port_text(text: &str) -> Result<PortEntry, String> {
                 let hi = port_number(hi, text)?;
                 if lo >= hi {
                     return Err(format!(
-                        "port range \"{text}\" is malformed (the low end must be below the high end)"
+                        "port range {} is malformed (the low end must be below the high end)",
+                        echo(text)
                     ));
                 }
                 PortSpec::Range(lo, hi)
@@ -537,10 +560,13 @@ fn port_number(s: &str, whole: &str) -> Result<u16, String> {
     let n: u64 = s
         .trim()
         .parse()
-        .map_err(|_| format!("port \"{whole}\": \"{s}\" is not a port number"))?;
+        .map_err(|_| format!("port {}: {} is not a port number", echo(whole), echo(s)))?;
     match u16::try_from(n) {
         Ok(p) if p > 0 => Ok(p),
-        _ => Err(format!("port \"{whole}\": {n} is out of range (1-65535)")),
+        _ => Err(format!(
+            "port {}: {n} is out of range (1-65535)",
+            echo(whole)
+        )),
     }
 }
 

@@ -132,7 +132,7 @@ impl Catalog {
             .map(|(f, t)| ((*f).to_owned(), (*t).to_owned()))
             .collect();
         for f in files {
-            sources.push((f.display().to_string(), read_text(f)?));
+            sources.push((crate::text::path(f), read_text(f, "rules file")?));
         }
         Self::from_sources(sources)
     }
@@ -188,10 +188,16 @@ impl Catalog {
     }
 }
 
-/// Reads a rules or site file as UTF-8 text, with the error in the form STYLE §5 asks.
-pub(crate) fn read_text(f: &FsPath) -> Result<String, RulesError> {
+/// Largest rules or site file read: the built-in catalog of some 200 paths is well under 1 MiB,
+/// so 16 MiB leaves room for any organisation's own paths without letting a wrong file (a
+/// capture, a disk image) be read whole into memory.
+const MAX_TEXT_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads a rules or site file (`kind` says which, for the message) as UTF-8 text, with the error
+/// in the form STYLE §5 asks.
+pub(crate) fn read_text(f: &FsPath, kind: &str) -> Result<String, RulesError> {
     let err = |problem: String| RulesError {
-        file: f.display().to_string(),
+        file: crate::text::path(f),
         line: 0,
         problem,
     };
@@ -199,13 +205,24 @@ pub(crate) fn read_text(f: &FsPath) -> Result<String, RulesError> {
     if meta.is_dir() {
         return Err(err("is a directory".to_owned()));
     }
-    if meta.len() > 16 << 20 {
+    if meta.len() > MAX_TEXT_FILE_BYTES {
         return Err(err(format!(
-            "{} bytes is too large for a rules file (at most 16 MiB)",
+            "{} bytes is too large for a {kind} (at most 16 MiB)",
             meta.len()
         )));
     }
-    let bytes = std::fs::read(f).map_err(|e| err(crate::error_line(&e)))?;
+    // Read through a limit as well: a file that grows after the check (or a device that
+    // reports no size) cannot make the read unbounded.
+    let mut bytes = Vec::new();
+    std::fs::File::open(f)
+        .and_then(|file| {
+            use std::io::Read as _;
+            file.take(MAX_TEXT_FILE_BYTES + 1).read_to_end(&mut bytes)
+        })
+        .map_err(|e| err(crate::error_line(&e)))?;
+    if bytes.len() as u64 > MAX_TEXT_FILE_BYTES {
+        return Err(err(format!("too large for a {kind} (at most 16 MiB)")));
+    }
     String::from_utf8(bytes).map_err(|e| {
         err(format!(
             "not UTF-8 text (byte {})",

@@ -27,17 +27,21 @@ impl CatalogFilter {
             None => None,
             Some(g) => Some(Generation::parse(g).ok_or_else(|| {
                 format!(
-                    "unknown generation \"{g}\" (known: {})",
+                    "unknown generation {} (known: {})",
+                    crate::text::echo(g),
                     Generation::known()
                 )
             })?),
         };
         let role = match role {
             None => None,
-            Some(r) => Some(
-                Role::parse(r)
-                    .ok_or_else(|| format!("unknown role \"{r}\" (known: {})", Role::known()))?,
-            ),
+            Some(r) => Some(Role::parse(r).ok_or_else(|| {
+                format!(
+                    "unknown role {} (known: {})",
+                    crate::text::echo(r),
+                    Role::known()
+                )
+            })?),
         };
         Ok(CatalogFilter {
             generation,
@@ -103,11 +107,7 @@ pub fn write_catalog_table(
             paths.len(),
             list.title,
         );
-        let head: String = head
-            .chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .take(100)
-            .collect();
+        let head: String = crate::text::escape(&head).chars().take(100).collect();
         writeln!(out, "{head}")?;
         for p in paths {
             let enc: Vec<&str> = p.encryption.iter().map(|e| e.as_str()).collect();
@@ -125,11 +125,7 @@ pub fn write_catalog_table(
                 p.encrypted_by_default,
                 p.ports_text()
             );
-            let line: String = line
-                .chars()
-                .map(|c| if c.is_control() { '?' } else { c })
-                .take(100)
-                .collect();
+            let line: String = crate::text::escape(&line).chars().take(100).collect();
             writeln!(out, "{line}")?;
         }
         writeln!(out)?;
@@ -234,8 +230,8 @@ pub fn write_catalog_json(
             source: &a.source,
         })
         .collect();
-    serde_json::to_writer_pretty(
-        &mut *out,
+    super::jsontext::write_pretty(
+        out,
         &CatalogJson {
             ty: "catalog",
             paths,
@@ -251,9 +247,9 @@ pub fn write_site_check(out: &mut dyn Write, site: &Site) -> io::Result<()> {
     let name = if site.name.is_empty() {
         String::new()
     } else {
-        format!(" ({})", site.name.replace(|c: char| c.is_control(), "?"))
+        format!(" ({})", crate::text::escape(&site.name))
     };
-    writeln!(out, "{}{name}: valid", site.file)?;
+    writeln!(out, "{}{name}: valid", crate::text::escape(&site.file))?;
     writeln!(out, "  generations  Exchange {}", gens.join(", "))?;
     for (role, n) in &site.per_role {
         writeln!(

@@ -1,10 +1,11 @@
 //! The `flow` JSON object, written by hand into a reused buffer: at a million flows a run, a
 //! generic serializer's per-token writes through `dyn Write` cost as much as the rest of the
 //! pipeline. The output is byte for byte what serde_json writes for the same object (compact,
-//! fields in the order of `docs/output.md`); the schema and snapshot tests hold it to that. Every
-//! string written by hand here is made by exaudit (addresses, timestamps, state names, history
-//! letters), none comes from the wire, so none needs escaping; the inspectors' evidence, which
-//! carries wire strings, goes through serde_json.
+//! fields in the order of `docs/output.md`), but for DEL and the C1 controls, which are escaped
+//! as well; the schema and snapshot tests hold it to that. Every string written by hand here is
+//! made by exaudit (addresses, timestamps, state names, history letters), none comes from the
+//! wire, so none needs escaping; the inspectors' evidence, which carries wire strings, goes
+//! through serde_json and [`super::jsontext`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -224,8 +225,8 @@ impl FlowWriter {
         buf.extend_from_slice(auth);
         if ev.auth.is_empty() {
             buf.extend_from_slice(b"[]");
-        } else if serde_json::to_writer(&mut *buf, &ev.auth).is_err() {
-            buf.extend_from_slice(b"null");
+        } else {
+            super::jsontext::append(buf, &ev.auth);
         }
         if ev.auth_more > 0 {
             key(buf, "observed_more");
@@ -467,12 +468,11 @@ fn words<'a>(buf: &mut Vec<u8>, it: impl Iterator<Item = &'a str>) {
     buf.push(b']');
 }
 
-/// Appends a serde value; strings from the wire inside it are escaped by serde_json.
+/// Appends a serde value; strings from the wire inside it are escaped by serde_json, and DEL
+/// and the C1 controls as well ([`super::jsontext`]).
 fn serialized(buf: &mut Vec<u8>, k: &str, v: &impl serde::Serialize) {
     key(buf, k);
-    if serde_json::to_writer(&mut *buf, v).is_err() {
-        buf.extend_from_slice(b"null");
-    }
+    super::jsontext::append(buf, v);
 }
 
 #[cfg(test)]

@@ -156,7 +156,7 @@ fn write_each<T: Serialize>(
 ) -> io::Result<()> {
     for (i, item) in items.enumerate() {
         out.write_all(if i == 0 { sep[0] } else { sep[1] })?;
-        serde_json::to_writer(&mut *out, &item)?;
+        super::jsontext::write(out, &item)?;
         out.write_all(sep[2])?;
     }
     Ok(())
@@ -363,7 +363,7 @@ impl Report for JsonlReport {
         write_findings(out, j, [b"", b"", b"\n"])?;
         write_coverage(out, j, [b"", b"", b"\n"])?;
         write_learned(out, j, [b"", b"", b"\n"])?;
-        serde_json::to_writer(&mut *out, &summary_json(summary, &self.tally))?;
+        super::jsontext::write(out, &summary_json(summary, &self.tally))?;
         out.write_all(b"\n")
     }
 }
@@ -422,7 +422,7 @@ impl Report for JsonReport {
         out.write_all(b"\n],\"learned\":[")?;
         write_learned(out, j, [b"\n", b",\n", b""])?;
         out.write_all(b"\n],\"summary\":")?;
-        serde_json::to_writer(&mut *out, &summary_json(summary, &self.tally))?;
+        super::jsontext::write(out, &summary_json(summary, &self.tally))?;
         out.write_all(b"}\n")
     }
 }

@@ -7,6 +7,7 @@ mod catalog;
 mod community_id;
 mod flowjson;
 mod json;
+mod jsontext;
 mod table;
 
 use std::io::{self, Write};
@@ -40,7 +41,8 @@ pub struct Judgement<'a> {
 /// What the report needs at the end of a run besides the flows.
 #[derive(Debug)]
 pub struct Summary<'a> {
-    /// The inputs, as named on the command line.
+    /// The inputs, as named on the command line and shown in messages ([`crate::text::path`]:
+    /// control characters and bytes that are not UTF-8 as `\xNN`).
     pub inputs: Vec<String>,
     /// Inputs that could not be read to their end.
     pub input_errors: u64,

@@ -186,7 +186,7 @@ impl Report for TableReport {
         writeln!(
             out,
             "  inputs      {}{}",
-            s.inputs.join(", "),
+            clean(&s.inputs.join(", ")),
             if s.input_errors > 0 {
                 format!("  ({} could not be read completely)", s.input_errors)
             } else {
@@ -260,7 +260,7 @@ impl Report for TableReport {
         let mut hosts: Vec<(&IpAddr, &Tally)> = self.hosts.iter().collect();
         hosts.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
         if hosts.is_empty() {
-            return self.input_section(out, st);
+            return self.input_section(out, s);
         }
         self.heading(out, "Top talkers (IP bytes)")?;
         writeln!(
@@ -302,21 +302,14 @@ impl Report for TableReport {
             writeln!(out, "  ({} more not tracked)", thousands(self.untracked))?;
         }
         writeln!(out)?;
-        self.input_section(out, st)
+        self.input_section(out, s)
     }
 }
 
-/// Control characters (which a user's rules file or a wire string could carry) as `\xNN`.
-fn clean(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            o.push_str(&format!("\\x{:02x}", u32::from(c)));
-        } else {
-            o.push(c);
-        }
-    }
-    o
+/// Text from outside (a file name, a user's rules or site file, the wire) as the terminal may
+/// show it: control and formatting characters escaped ([`crate::text::escape`]).
+fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    crate::text::escape(s)
 }
 
 /// Words of `text` in lines of at most `width` columns, the first after `first`, the others
@@ -462,7 +455,7 @@ impl TableReport {
                     st.as_str(),
                     thousands(c.flows_ok),
                     thousands(c.flows_failing),
-                    p.id,
+                    clean(&p.id),
                     clean(&p.name)
                 );
                 let line: String = line.chars().take(100).collect();
@@ -476,7 +469,7 @@ impl TableReport {
             .map(|c| j.catalog.path(c.path).id.as_str())
             .collect();
         if !unseen.is_empty() {
-            wrap(out, "  not seen:", 4, 100, &unseen.join(", "))?;
+            wrap(out, "  not seen:", 4, 100, &clean(&unseen.join(", ")))?;
         }
         writeln!(out)
     }
@@ -543,7 +536,7 @@ impl TableReport {
                     thousands(f)
                 ),
             };
-            let line = format!("  {addr:<28} {what:<44} {flows}");
+            let line = format!("  {addr:<28} {:<44} {flows}", clean(&what));
             writeln!(out, "{}", line.chars().take(100).collect::<String>())?;
             writeln!(
                 out,
@@ -569,9 +562,20 @@ impl TableReport {
         writeln!(out)
     }
 
-    fn input_section(&self, out: &mut dyn Write, st: &crate::stats::Stats) -> io::Result<()> {
+    fn input_section(&self, out: &mut dyn Write, s: &Summary<'_>) -> io::Result<()> {
+        let st = s.stats;
         self.heading(out, "Input and decoding")?;
-        let mut any = false;
+        // An input that could not be read to its end is the first thing wrong with the input:
+        // the counters below cover only what was read.
+        let mut any = s.input_errors > 0;
+        if any {
+            writeln!(
+                out,
+                "  {:<40} {:>12}",
+                "inputs not read to their end",
+                thousands(s.input_errors)
+            )?;
+        }
         let groups = [
             st.capture
                 .iter()

@@ -13,6 +13,7 @@ use toml::Spanned;
 
 use crate::catalog::load::Here;
 use crate::catalog::{Generation, GenerationSet, Role, RoleSet, RulesError};
+use crate::text::echo;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,8 +73,8 @@ pub struct Site {
 impl Site {
     /// Reads and validates a site file.
     pub fn load(path: &std::path::Path) -> Result<Site, RulesError> {
-        let text = crate::catalog::read_text(path)?;
-        Self::parse(&path.display().to_string(), &text)
+        let text = crate::catalog::read_text(path, "site file")?;
+        Self::parse(&crate::text::path(path), &text)
     }
 
     /// Validates site-file text; `file` names it in errors.
@@ -91,8 +92,8 @@ impl Site {
                     err(
                         g.span().start,
                         format!(
-                            "unknown generation \"{}\" (known: 5.x, 2000, 2003, 2010, 2013, 2016, 2019)",
-                            g.get_ref()
+                            "unknown generation {} (known: 5.x, 2000, 2003, 2010, 2013, 2016, 2019)",
+                            echo(g.get_ref())
                         ),
                     )
                 })?;
@@ -142,8 +143,8 @@ impl Site {
                     err(
                         key.span().start,
                         format!(
-                            "unknown role \"{}\" (known: hub, edge, mailbox, cas, um, dc, dns, adrms, ippbx, ocs, client, internet, exchange)",
-                            key.get_ref()
+                            "unknown role {} (known: hub, edge, mailbox, cas, um, dc, dns, adrms, ippbx, ocs, client, internet, exchange)",
+                            echo(key.get_ref())
                         ),
                     )
                 })?;
@@ -257,14 +258,14 @@ fn parse_prefix(s: &str) -> Result<(IpAddr, u8), String> {
     let addr: IpAddr = a
         .trim()
         .parse()
-        .map_err(|_| format!("\"{s}\" is not an IPv4 or IPv6 address or prefix"))?;
+        .map_err(|_| format!("{} is not an IPv4 or IPv6 address or prefix", echo(s)))?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let len = match len {
         None => max,
         Some(l) => match l.trim().parse::<u8>() {
             Ok(n) if n <= max => n,
             _ => {
-                return Err(format!("\"{s}\": prefix length must be 0 to {max}"));
+                return Err(format!("{}: prefix length must be 0 to {max}", echo(s)));
             }
         },
     };
@@ -274,7 +275,8 @@ fn parse_prefix(s: &str) -> Result<(IpAddr, u8), String> {
     };
     if host_bits_set {
         return Err(format!(
-            "\"{s}\": address has bits set beyond the /{len} prefix"
+            "{}: address has bits set beyond the /{len} prefix",
+            echo(s)
         ));
     }
     Ok((addr, len))
@@ -283,15 +285,20 @@ fn parse_prefix(s: &str) -> Result<(IpAddr, u8), String> {
 fn parse_range(s: &str) -> Result<(u16, u16), String> {
     let (a, b) = s
         .split_once('-')
-        .ok_or_else(|| format!("\"{s}\" is not a port range like \"49152-65535\""))?;
+        .ok_or_else(|| format!("{} is not a port range like \"49152-65535\"", echo(s)))?;
     let p = |x: &str| match x.trim().parse::<u32>() {
         Ok(n) if (1..=65535).contains(&n) => u16::try_from(n).map_err(|_| String::new()),
-        _ => Err(format!("\"{s}\": \"{x}\" is not a port number (1-65535)")),
+        _ => Err(format!(
+            "{}: {} is not a port number (1-65535)",
+            echo(s),
+            echo(x)
+        )),
     };
     let (lo, hi) = (p(a)?, p(b)?);
     if lo >= hi {
         return Err(format!(
-            "\"{s}\" is malformed (the low end must be below the high end)"
+            "{} is malformed (the low end must be below the high end)",
+            echo(s)
         ));
     }
     Ok((lo, hi))

@@ -71,32 +71,32 @@ pub struct RawPacket<'a> {
 /// Why an input could not be read, or could not be read to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{}: cannot open", .path.display())]
+    #[error("{}: cannot open", crate::text::path(.path))]
     Open {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{}: is a directory, not a capture file", .path.display())]
+    #[error("{}: is a directory, not a capture file", crate::text::path(.path))]
     IsDirectory { path: PathBuf },
-    #[error("{}: empty file (no capture header)", .path.display())]
+    #[error("{}: empty file (no capture header)", crate::text::path(.path))]
     Empty { path: PathBuf },
-    #[error("{}: not a pcap or pcapng file (first bytes {magic})", .path.display())]
+    #[error("{}: not a pcap or pcapng file (first bytes {magic})", crate::text::path(.path))]
     BadMagic { path: PathBuf, magic: String },
-    #[error("{}: file header cut short ({len} bytes)", .path.display())]
+    #[error("{}: file header cut short ({len} bytes)", crate::text::path(.path))]
     TruncatedHeader { path: PathBuf, len: usize },
     #[error(
         "{}: unsupported link type {link} (supported: 0, 1, 12, 14, 101, 108, 113, 228, 229, 239, 276)",
-        .path.display()
+        crate::text::path(.path)
     )]
     UnsupportedLinkType { path: PathBuf, link: u32 },
-    #[error("{}: byte {offset}: {what}", .path.display())]
+    #[error("{}: byte {offset}: {what}", crate::text::path(.path))]
     Corrupt {
         path: PathBuf,
         offset: u64,
         what: String,
     },
-    #[error("{}: packet {packet} (byte {offset}): captured length {caplen} exceeds the snaplen of {snaplen}", .path.display())]
+    #[error("{}: packet {packet} (byte {offset}): captured length {caplen} exceeds the snaplen of {snaplen}", crate::text::path(.path))]
     OverSnaplen {
         path: PathBuf,
         packet: u64,
@@ -104,7 +104,7 @@ pub enum SourceError {
         caplen: u64,
         snaplen: u32,
     },
-    #[error("{}: byte {offset}: read failed", .path.display())]
+    #[error("{}: byte {offset}: read failed", crate::text::path(.path))]
     Read {
         path: PathBuf,
         offset: u64,
@@ -132,7 +132,7 @@ impl std::fmt::Display for SourceWarning {
             SourceWarning::LastRecordCut { path, packets } => write!(
                 f,
                 "{}: last record cut short (capture stopped mid-write); {packets} packets read",
-                path.display()
+                crate::text::path(path)
             ),
             SourceWarning::UnsupportedLinkType {
                 path,
@@ -141,7 +141,7 @@ impl std::fmt::Display for SourceWarning {
             } => write!(
                 f,
                 "{}: {packets} packets on unsupported link type {link} were counted, not decoded",
-                path.display()
+                crate::text::path(path)
             ),
         }
     }
