@@ -239,3 +239,66 @@ impl AuditArgs {
         }
     }
 }
+
+/// clap's rendered error as one line: its message without "error: ", the notes clap puts on
+/// lines of their own (possible values, tips) joined in, the usage and "--help" hint left out.
+/// Escaped: clap echoes the argument as given, and a newline in it stays inside the message.
+pub fn one_line(rendered: &str) -> String {
+    let body = rendered.strip_prefix("error: ").unwrap_or(rendered);
+    // The message ends where clap's own layout starts: an indented note, a blank line, the usage.
+    let end = ["\n  [", "\n  tip:", "\n\n", "\nUsage:"]
+        .iter()
+        .filter_map(|m| body.find(m))
+        .min()
+        .unwrap_or(body.len());
+    let (message, rest) = body.split_at(end);
+    let mut line = message.trim_end().to_owned();
+    for l in rest.lines().map(str::trim) {
+        if l.starts_with("Usage:") {
+            break;
+        }
+        if let Some(inner) = l.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            line.push_str(" (");
+            line.push_str(inner);
+            line.push(')');
+        } else if l.starts_with("tip:") {
+            line.push_str("; ");
+            line.push_str(l);
+        }
+    }
+    if line.is_empty() {
+        line.push_str("bad arguments");
+    }
+    exaudit::text::escape(&line).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_error(args: &[&str]) -> String {
+        let e = Cli::try_parse_from(args).unwrap_err();
+        one_line(&e.render().to_string())
+    }
+
+    #[test]
+    fn usage_errors_become_one_line() {
+        assert_eq!(
+            parse_error(&["exaudit", "audit", "--format", "xml"]),
+            "invalid value 'xml' for '--format <FORMAT>' (possible values: table, jsonl, json)"
+        );
+        assert_eq!(
+            parse_error(&["exaudit", "frobnicate"]),
+            "unrecognized subcommand 'frobnicate'"
+        );
+        let e = parse_error(&["exaudit", "audit", "--formt", "json"]);
+        assert!(
+            e.starts_with("unexpected argument '--formt' found; tip:"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+        // The argument is echoed escaped, on the same line.
+        let e = parse_error(&["exaudit", "audit", "--format", "x\ny\u{9b}z"]);
+        assert!(e.starts_with("invalid value 'x\\x0ay\\x9bz'"), "{e}");
+    }
+}

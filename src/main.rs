@@ -4,6 +4,7 @@ mod cli;
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -12,7 +13,11 @@ use clap::Parser;
 use cli::{CatalogFormatArg, Cli, Command, SiteCommand};
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
+    match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
@@ -27,6 +32,35 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// What clap found wrong with the arguments, as one `exaudit: …` line and exit status 2. Help and
+/// version requests are clap's to print. The usage hint follows only on a terminal: a script's
+/// log gets one line per problem.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let rendered = err.render().to_string();
+    #[allow(clippy::print_stderr, reason = "main is where errors reach the user")]
+    {
+        eprintln!("exaudit: {}", cli::one_line(&rendered));
+        if io::stderr().is_terminal() {
+            for l in rendered
+                .lines()
+                .filter(|l| l.starts_with("Usage:") || l.starts_with("For more information"))
+            {
+                eprintln!("{}", exaudit::text::escape(l));
+            }
+        }
+    }
+    ExitCode::from(2)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -46,13 +80,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     "audit: no capture file given (name one or more files, or - for standard input)"
                 );
             }
-            // The rules and the site file are checked before anything is written.
+            // The rules and the site file are checked before anything is written, and the
+            // output is never one of the files read.
+            if let Some(path) = &output {
+                refuse_overwriting_an_input(path, &config)?;
+            }
             let rules = exaudit::Rules::load(&config)?;
             let mut out: Box<dyn Write> = match &output {
                 Some(path) => Box::new(BufWriter::with_capacity(
                     1 << 16,
                     File::create(path)
-                        .with_context(|| format!("{}: cannot create", path.display()))?,
+                        .with_context(|| format!("{}: cannot create", exaudit::text::path(path)))?,
                 )),
                 None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout().lock())),
             };
@@ -87,6 +125,51 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             out.flush()?;
             Ok(0)
         }
+    }
+}
+
+/// Refuses an output file that is one of the run's inputs (a capture, the site file, a rules
+/// file), by name or through a link: opening it for writing would destroy what is about to be
+/// read. Checked before anything is opened for writing.
+fn refuse_overwriting_an_input(output: &Path, config: &exaudit::Config) -> anyhow::Result<()> {
+    if !output.exists() {
+        // A file that does not exist yet is no input.
+        return Ok(());
+    }
+    let inputs = config
+        .inputs
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .chain(config.site.iter())
+        .chain(config.rules.iter());
+    for input in inputs {
+        if same_file(output, input) {
+            anyhow::bail!(
+                "{}: -o names a file this run reads ({}); choose another output file",
+                exaudit::text::path(output),
+                exaudit::text::path(input)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether two names lead to one file (hard and symbolic links included).
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Whether two names lead to one file (symbolic links included).
+#[cfg(not(unix))]
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }
 

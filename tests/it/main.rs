@@ -27,4 +27,5 @@ mod props;
 mod readers;
 mod scenarios;
 mod secrets;
+mod terminal;
 mod zeek;
