@@ -144,6 +144,17 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn nothing_a_terminal_acts_on_survives(s in "\\PC*|[\\x00-\\x{a0}\\x{200b}-\\x{202f}\\x{2060}-\\x{206f}]*") {
+            for out in [escape(&s).into_owned(), echo(&s)] {
+                proptest::prop_assert!(!out.chars().any(needs_escape), "{:?}", out);
+            }
+            // At most MAX_ECHO_CHARS characters of the value, each at most `\u{NNNN}` long.
+            proptest::prop_assert!(echo(&s).chars().count() <= MAX_ECHO_CHARS * 8 + 3);
+        }
+    }
+
     #[test]
     fn cut_counts_characters() {
         assert_eq!(cut("abcdef", 3), "abc…");
