@@ -6,18 +6,20 @@
 //! Blocks are framed by pcap-parser, a maintained streaming reader; this module adds what a
 //! hostile file needs on top: a record length is checked against the snaplen and a hard maximum
 //! before any buffer grows for it, and every failure names the file and the byte offset.
+//! Decompression is `compressed.rs`'s: when the input ends, this module asks how the stream
+//! ended and reports a damaged one once, after every whole record before the damage was lent.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
 
-use super::{LinkType, RawPacket, SourceError, SourceWarning};
+use super::compressed::{End, GZIP_MAGIC, Gzip, Input, Plain, Shared, Zstd, is_zstd};
+use super::{LinkType, RawPacket, SourceConfig, SourceError, SourceWarning};
 use crate::stats::CaptureStats;
 use crate::time::Timestamp;
 
@@ -61,7 +63,8 @@ pub struct CaptureFile {
     path: PathBuf,
     reader: Box<dyn PcapReaderIterator + Send>,
     format: Format,
-    io_error: Arc<Mutex<Option<io::Error>>>,
+    /// How the (decompressed) byte stream ended, told by the reader under pcap-parser.
+    stream: Shared,
     /// The current packet's bytes; reused, so it only grows to the largest packet.
     buf: Vec<u8>,
     ts: Timestamp,
@@ -78,74 +81,24 @@ pub struct CaptureFile {
     unsupported: BTreeMap<u32, u64>,
 }
 
-/// Keeps the I/O error that pcap-parser reduces to `ReadError`, so the message can say why.
-struct KeepError<R> {
-    inner: R,
-    slot: Arc<Mutex<Option<io::Error>>>,
-}
+/// Fills a read buffer as far as the stream allows: pcap-parser reads the file header with one
+/// call, and a short read from a pipe or a decompressor would make a valid file look unrecognised.
+/// The streams below never fail (they record what went wrong in their [`Shared`] slot).
+struct Filled<R>(R);
 
-impl<R: Read> Read for KeepError<R> {
-    /// Fills `buf` as far as the input allows: pcap-parser reads the file header with one call,
-    /// and a short read from a pipe or a decompressor would make a valid file look unrecognised.
+impl<R: Read> Read for Filled<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
         while let Some(space) = buf.get_mut(filled..).filter(|s| !s.is_empty()) {
-            match self.inner.read(space) {
+            match self.0.read(space) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    if filled > 0 {
-                        break;
-                    }
-                    // Only on a failed read, never per packet.
-                    if let Ok(mut slot) = self.slot.lock() {
-                        *slot = Some(io::Error::new(e.kind(), e.to_string()));
-                    }
-                    return Err(e);
-                }
+                Err(e) if filled == 0 => return Err(e),
+                Err(_) => break,
             }
         }
         Ok(filled)
-    }
-}
-
-/// A zstd stream of one or more frames (`zstd -T`, `pzstd` and concatenated files write several;
-/// ruzstd's decoder reads one). Window sizes are bounded by ruzstd's default limit (128 MiB).
-struct ZstdFrames<R: BufRead> {
-    dec: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,
-}
-
-impl<R: BufRead> ZstdFrames<R> {
-    fn new(r: R) -> Result<Self, ruzstd::decoding::errors::FrameDecoderError> {
-        Ok(Self {
-            dec: Some(ruzstd::decoding::StreamingDecoder::new(r)?),
-        })
-    }
-}
-
-impl<R: BufRead> Read for ZstdFrames<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let Some(dec) = self.dec.as_mut() else {
-                return Ok(0);
-            };
-            let n = dec.read(buf)?;
-            if n > 0 || buf.is_empty() {
-                return Ok(n);
-            }
-            // This frame is done; another may follow.
-            let Some(dec) = self.dec.take() else {
-                return Ok(0);
-            };
-            let mut inner = dec.into_inner();
-            if inner.fill_buf()?.is_empty() {
-                return Ok(0);
-            }
-            let next = ruzstd::decoding::StreamingDecoder::new(inner)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            self.dec = Some(next);
-        }
     }
 }
 
@@ -178,53 +131,74 @@ impl CaptureFile {
 
     /// Reads a capture from any byte stream (`path` only names it in messages).
     pub fn from_reader(path: &Path, raw: Box<dyn Read + Send>) -> Result<Self, SourceError> {
-        let mut buffered = BufReader::with_capacity(1 << 16, raw);
-        let head = buffered.fill_buf().map_err(|source| SourceError::Read {
-            path: path.to_owned(),
-            offset: 0,
-            source,
-        })?;
+        Self::from_reader_with(path, raw, &SourceConfig::default())
+    }
+
+    /// [`CaptureFile::from_reader`] with the limits of `config`.
+    pub fn from_reader_with(
+        path: &Path,
+        raw: Box<dyn Read + Send>,
+        config: &SourceConfig,
+    ) -> Result<Self, SourceError> {
+        Self::start(path, raw, config, false)
+    }
+
+    /// Recognises the compression, then the capture format, and reads the file header. With
+    /// `peek`, a zstd stream decodes only what the first packet needs.
+    fn start(
+        path: &Path,
+        raw: Box<dyn Read + Send>,
+        config: &SourceConfig,
+        peek: bool,
+    ) -> Result<Self, SourceError> {
+        let stream = Shared::default();
+        let mut input = Input::new(raw, stream.clone());
+        let head = input.fill_buf().unwrap_or(&[]);
         let head_len = head.len();
         let head_hex = first_bytes_hex(head);
-        let compressed = matches!(head, [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd, ..]);
-        let decompressed: Box<dyn Read + Send> = match head {
-            [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => {
-                Box::new(ZstdFrames::new(buffered).map_err(|e| SourceError::Corrupt {
-                    path: path.to_owned(),
-                    offset: 0,
-                    what: format!("not a readable zstd stream ({e})"),
-                })?)
-            }
-            _ => Box::new(buffered),
+        let magic = head.first_chunk::<4>().copied();
+        let compressed = head.starts_with(&GZIP_MAGIC) || magic.is_some_and(is_zstd);
+        if head_len == 0
+            && let Some(End::Io(source)) = stream.take().end
+        {
+            return Err(SourceError::Read {
+                path: path.to_owned(),
+                offset: 0,
+                source,
+            });
+        }
+        let decompressed: Box<dyn Read + Send> = if head.starts_with(&GZIP_MAGIC) {
+            Box::new(Gzip::new(input))
+        } else if magic.is_some_and(is_zstd) {
+            Box::new(Zstd::new(input, config.max_zstd_window_bytes, peek))
+        } else {
+            Box::new(Plain(input))
         };
-        let io_error = Arc::new(Mutex::new(None));
-        let keep = KeepError {
-            inner: decompressed,
-            slot: Arc::clone(&io_error),
-        };
-        let mut reader = match create_reader(INITIAL_BUFFER_BYTES, keep) {
+        let mut reader = match create_reader(INITIAL_BUFFER_BYTES, Filled(decompressed)) {
             Ok(r) => r,
             Err(e) => {
-                let io = io_error.lock().ok().and_then(|mut s| s.take());
-                return Err(match (e, io) {
-                    (_, Some(source)) => SourceError::Read {
+                return Err(match (e, stream.take().end) {
+                    (_, Some(End::Io(source))) => SourceError::Read {
                         path: path.to_owned(),
                         offset: 0,
                         source,
                     },
-                    (PcapError::Eof, None) => SourceError::Empty {
+                    (_, Some(End::Damaged(damage))) => SourceError::Compressed {
+                        path: path.to_owned(),
+                        damage,
+                    },
+                    (PcapError::Eof, _) => SourceError::Empty {
                         path: path.to_owned(),
                     },
-                    (PcapError::Incomplete(_), None) => SourceError::TruncatedHeader {
+                    (PcapError::Incomplete(_), _) => SourceError::TruncatedHeader {
                         path: path.to_owned(),
                         len: if compressed { 0 } else { head_len },
                     },
-                    (_, None) if head_len < 4 && !compressed => SourceError::TruncatedHeader {
+                    (_, _) if head_len < 4 && !compressed => SourceError::TruncatedHeader {
                         path: path.to_owned(),
                         len: head_len,
                     },
-                    (_, None) => SourceError::BadMagic {
+                    (_, _) => SourceError::BadMagic {
                         path: path.to_owned(),
                         magic: head_hex,
                     },
@@ -280,7 +254,7 @@ impl CaptureFile {
             path: path.to_owned(),
             reader,
             format,
-            io_error,
+            stream,
             buf: Vec::new(),
             ts: Timestamp::ZERO,
             link: LinkType::ETHERNET,
@@ -433,24 +407,9 @@ impl CaptureFile {
                         }
                     }
                 }
-                Step::Eof => {
-                    self.done = true;
-                    return Ok(false);
-                }
+                Step::Eof => return self.end_of_stream(false),
                 Step::Refill => self.refill()?,
-                Step::CutAtEnd => {
-                    self.done = true;
-                    if self.pending_is_whole() {
-                        return Err(self.corrupt(
-                            "malformed block (its contents overrun its own length)".to_owned(),
-                        ));
-                    }
-                    self.warnings.push(SourceWarning::LastRecordCut {
-                        path: self.path.clone(),
-                        packets: self.packets,
-                    });
-                    return Ok(false);
-                }
+                Step::CutAtEnd => return self.end_of_stream(true),
                 Step::Grow => {
                     if self.pending_is_whole() {
                         return Err(self.corrupt(
@@ -474,6 +433,55 @@ impl CaptureFile {
         }
     }
 
+    /// The input ended (`cut`: inside a record). How the byte stream under the reader ended
+    /// decides what the user is told: a compressed stream that was cut or damaged explains a
+    /// cut last record, so only the stream's problem is reported.
+    fn end_of_stream(&mut self, cut: bool) -> Result<bool, SourceError> {
+        self.done = true;
+        let end = self.stream.take();
+        if let Some(damage) = end.damage {
+            self.warnings.push(SourceWarning::Compressed {
+                path: self.path.clone(),
+                damage,
+                packets: self.packets,
+            });
+        }
+        match end.end {
+            None => {
+                if cut {
+                    if self.pending_is_whole() {
+                        return Err(self.corrupt(
+                            "malformed block (its contents overrun its own length)".to_owned(),
+                        ));
+                    }
+                    self.warnings.push(SourceWarning::LastRecordCut {
+                        path: self.path.clone(),
+                        packets: self.packets,
+                    });
+                }
+                Ok(false)
+            }
+            Some(End::PeekDone) => Ok(false),
+            Some(End::Io(source)) => Err(SourceError::Read {
+                path: self.path.clone(),
+                offset: self.bytes_consumed(),
+                source,
+            }),
+            Some(End::Damaged(damage)) if damage.is_warning() => {
+                self.warnings.push(SourceWarning::Compressed {
+                    path: self.path.clone(),
+                    damage,
+                    packets: self.packets,
+                });
+                Ok(false)
+            }
+            Some(End::Damaged(damage)) => Err(SourceError::Compressed {
+                path: self.path.clone(),
+                damage,
+            }),
+        }
+    }
+
     fn refill(&mut self) -> Result<(), SourceError> {
         if self.reader.refill().is_err() {
             return Err(self.read_error());
@@ -481,13 +489,12 @@ impl CaptureFile {
         Ok(())
     }
 
+    /// pcap-parser could not read: the streams under it never fail, so this is not expected.
     fn read_error(&self) -> SourceError {
-        let source = self
-            .io_error
-            .lock()
-            .ok()
-            .and_then(|mut s| s.take())
-            .unwrap_or_else(|| io::Error::other("read failed"));
+        let source = match self.stream.take().end {
+            Some(End::Io(e)) => e,
+            _ => io::Error::other("read failed"),
+        };
         SourceError::Read {
             path: self.path.clone(),
             offset: self.bytes_consumed(),

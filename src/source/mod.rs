@@ -9,6 +9,7 @@
 
 #![deny(clippy::indexing_slicing)]
 
+mod compressed;
 mod file;
 
 use std::path::PathBuf;
@@ -54,6 +55,28 @@ impl LinkType {
 
     pub fn is_supported(self) -> bool {
         Self::SUPPORTED.contains(&self)
+    }
+}
+
+/// Limits on reading inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SourceConfig {
+    /// The largest zstd window accepted (`--max-zstd-window-mib`). A zstd decoder holds one
+    /// window of output per open file, so this bounds the memory each one takes.
+    pub max_zstd_window_bytes: u64,
+}
+
+impl SourceConfig {
+    /// 128 MiB: zstd(1) refuses larger windows unless told otherwise (`--long=27` is the
+    /// largest it decodes by default; its `--memory` option raises the limit).
+    pub const DEFAULT_MAX_ZSTD_WINDOW_BYTES: u64 = 128 << 20;
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        Self {
+            max_zstd_window_bytes: Self::DEFAULT_MAX_ZSTD_WINDOW_BYTES,
+        }
     }
 }
 
@@ -111,6 +134,178 @@ pub enum SourceError {
         #[source]
         source: std::io::Error,
     },
+    /// The compressed stream is damaged where nothing after it can be read, or before the
+    /// capture header.
+    #[error("{}: {damage}", .path.display())]
+    Compressed { path: PathBuf, damage: Damage },
+}
+
+/// A compression format undone on reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// RFC 1952, one or more members.
+    Gzip,
+    /// RFC 8878, one or more frames, skippable frames among them.
+    Zstd,
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        })
+    }
+}
+
+/// Where a compressed stream stops short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    GzipHeader,
+    Deflate,
+    GzipTrailer,
+    ZstdFrameHeader,
+    ZstdBlock,
+    ZstdChecksum,
+    SkippableFrame,
+}
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Cut::GzipHeader => "gzip member header cut short",
+            Cut::Deflate => "deflate data cut short",
+            Cut::GzipTrailer => "gzip trailer missing",
+            Cut::ZstdFrameHeader => "zstd frame header cut short",
+            Cut::ZstdBlock => "zstd block cut short",
+            Cut::ZstdChecksum => "zstd checksum missing",
+            Cut::SkippableFrame => "zstd skippable frame cut short",
+        })
+    }
+}
+
+/// What is wrong with the compressed stream of a capture file. Offsets count bytes of the
+/// compressed file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Damage {
+    /// The stream stops before its end: the file was copied or read while still being written,
+    /// or a transfer was cut.
+    Cut(Cut),
+    /// gzip's CRC-32 (RFC 1952 §2.3.1) or zstd's content checksum (RFC 8878 §3.1.1) does not
+    /// match the bytes that decompressed.
+    ChecksumMismatch(Compression),
+    /// gzip's ISIZE, the length modulo 2^32 (RFC 1952 §2.3.1), does not match either.
+    LengthMismatch { stored: u32, actual: u32 },
+    /// Bytes after the stream that are neither another member or frame nor zero padding.
+    TrailingData {
+        compression: Compression,
+        offset: u64,
+    },
+    /// Not a gzip member header (RFC 1952 §2.3.1: magic 1f 8b, method 8, reserved flags clear).
+    BadGzipHeader { offset: u64 },
+    /// Deflate data (RFC 1951) that does not decode, in the member starting at `member`.
+    BadDeflate { member: u64 },
+    /// A zstd frame header that does not parse.
+    BadZstdFrameHeader { offset: u64 },
+    /// A zstd frame compressed with a dictionary, which a capture file does not come with.
+    ZstdDictionary { offset: u64, id: u32 },
+    /// A zstd block that does not decode.
+    BadZstdBlock { offset: u64 },
+    /// A zstd frame whose window (the memory it needs to decode) is above the limit.
+    ZstdWindowTooLarge {
+        offset: u64,
+        window: u64,
+        limit: u64,
+    },
+}
+
+impl Damage {
+    /// Whether every byte before the damage was read and the damage leaves the rest of the run's
+    /// answer as complete as the file allows: a warning, not an error.
+    pub fn is_warning(&self) -> bool {
+        matches!(
+            self,
+            Damage::Cut(_)
+                | Damage::ChecksumMismatch(_)
+                | Damage::LengthMismatch { .. }
+                | Damage::TrailingData { .. }
+        )
+    }
+}
+
+/// A size in the largest binary unit that divides it.
+struct Bytes(u64);
+
+impl std::fmt::Display for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            0 => f.write_str("0 bytes"),
+            n if n % (1 << 30) == 0 => write!(f, "{} GiB", n >> 30),
+            n if n % (1 << 20) == 0 => write!(f, "{} MiB", n >> 20),
+            n if n % (1 << 10) == 0 => write!(f, "{} KiB", n >> 10),
+            n => write!(f, "{n} bytes"),
+        }
+    }
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Damage::Cut(at) => write!(f, "compressed stream ends early ({at})"),
+            Damage::ChecksumMismatch(Compression::Gzip) => f.write_str(
+                "gzip CRC-32 does not match the decompressed data (the file is damaged)",
+            ),
+            Damage::ChecksumMismatch(Compression::Zstd) => f.write_str(
+                "zstd content checksum does not match the decompressed data (the file is damaged)",
+            ),
+            Damage::LengthMismatch { stored, actual } => write!(
+                f,
+                "gzip trailer gives a length of {stored} bytes but {actual} decompressed \
+                 (modulo 2^32; the file is damaged)"
+            ),
+            Damage::TrailingData {
+                compression,
+                offset,
+            } => {
+                let unit = match compression {
+                    Compression::Gzip => "member",
+                    Compression::Zstd => "frame",
+                };
+                write!(
+                    f,
+                    "data after the end of the {compression} stream at byte {offset} ignored \
+                     (neither a {compression} {unit} nor zero padding)"
+                )
+            }
+            Damage::BadGzipHeader { offset } => {
+                write!(f, "byte {offset}: not a valid gzip member header")
+            }
+            Damage::BadDeflate { member } => {
+                write!(f, "gzip member at byte {member}: invalid deflate data")
+            }
+            Damage::BadZstdFrameHeader { offset } => {
+                write!(f, "byte {offset}: not a valid zstd frame header")
+            }
+            Damage::ZstdDictionary { offset, id } => write!(
+                f,
+                "zstd frame at byte {offset} needs dictionary {id}, which is not in the file"
+            ),
+            Damage::BadZstdBlock { offset } => {
+                write!(f, "byte {offset}: invalid zstd block")
+            }
+            Damage::ZstdWindowTooLarge {
+                offset,
+                window,
+                limit,
+            } => write!(
+                f,
+                "zstd frame at byte {offset} needs a window of {}, above the limit of {} \
+                 (raise it with --max-zstd-window-mib)",
+                Bytes(*window),
+                Bytes(*limit)
+            ),
+        }
+    }
 }
 
 /// Something worth telling the user that is not an error: the run's answer is still complete.
@@ -122,6 +317,12 @@ pub enum SourceWarning {
     UnsupportedLinkType {
         path: PathBuf,
         link: u32,
+        packets: u64,
+    },
+    /// The compressed stream is damaged, but every packet before the damage was read.
+    Compressed {
+        path: PathBuf,
+        damage: Damage,
         packets: u64,
     },
 }
@@ -143,6 +344,11 @@ impl std::fmt::Display for SourceWarning {
                 "{}: {packets} packets on unsupported link type {link} were counted, not decoded",
                 path.display()
             ),
+            SourceWarning::Compressed {
+                path,
+                damage,
+                packets,
+            } => write!(f, "{}: {damage}; {packets} packets read", path.display()),
         }
     }
 }

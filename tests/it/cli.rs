@@ -345,6 +345,98 @@ fn standard_input_read_option_and_compression() {
     assert_eq!(flows_in(&stdout(&o)), 1);
 }
 
+/// A damaged compressed capture: every packet that decompressed is analysed, then one warning
+/// line, and the exit status is that of an intact file (as for an uncompressed file whose last
+/// record is cut). Zero padding after the stream is read without a word. Damage that leaves data
+/// unread, or a file that decompresses to less than a capture header, is an error: exit 2.
+#[test]
+fn damaged_compressed_captures_keep_their_packets() {
+    use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+    let bytes = smtp_capture();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&bytes).unwrap();
+    let gz = e.finish().unwrap();
+    let zst = compress_to_vec(&bytes[..], CompressionLevel::Fastest);
+    let (n, z) = (gz.len(), zst.len());
+    let flip = |mut v: Vec<u8>, at: usize| {
+        v[at] ^= 1;
+        v
+    };
+    let mut pzstd = 0x184D_2A50u32.to_le_bytes().to_vec();
+    pzstd.extend(4u32.to_le_bytes());
+    pzstd.extend(u32::try_from(z).unwrap().to_le_bytes());
+    pzstd.extend(&zst);
+    let cases: [(&str, Vec<u8>, Option<String>); 9] = [
+        ("intact.pcap.gz", gz.clone(), None),
+        ("padded.pcap.gz", [gz.clone(), vec![0; 100]].concat(), None),
+        (
+            "cut.pcap.gz",
+            gz[..n - 4].to_vec(),
+            Some("compressed stream ends early (gzip trailer missing)".into()),
+        ),
+        (
+            "crc.pcap.gz",
+            flip(gz.clone(), n - 8),
+            Some("gzip CRC-32 does not match the decompressed data (the file is damaged)".into()),
+        ),
+        (
+            "trailing.pcap.gz",
+            [gz.clone(), b"garbage".to_vec()].concat(),
+            Some(format!(
+                "data after the end of the gzip stream at byte {n} ignored \
+                 (neither a gzip member nor zero padding)"
+            )),
+        ),
+        ("intact.pcap.zst", zst.clone(), None),
+        ("pzstd.pcap.zst", pzstd, None),
+        (
+            "cut.pcap.zst",
+            zst[..z - 2].to_vec(),
+            Some("compressed stream ends early (zstd checksum missing)".into()),
+        ),
+        (
+            "checksum.pcap.zst",
+            flip(zst.clone(), z - 1),
+            Some(
+                "zstd content checksum does not match the decompressed data (the file is damaged)"
+                    .into(),
+            ),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content, warning) in cases {
+        let f = write(dir.path(), name, &content);
+        let o = exaudit(&["audit", "-F", "jsonl", f.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        let want = match warning {
+            Some(w) => format!("exaudit: warning: {}: {w}; 8 packets read\n", f.display()),
+            None => String::new(),
+        };
+        assert_eq!(stderr(&o), want, "{name}");
+        assert_eq!(flows_in(&stdout(&o)), 1, "{name}");
+        assert!(stdout(&o).contains("\"packets\":8,"), "{name}");
+    }
+    // Nothing decompressed, not even the capture header.
+    let f = write(dir.path(), "stub.pcap.gz", &gz[..15]);
+    let o = exaudit(&["audit", "-F", "jsonl", f.to_str().unwrap()]);
+    assert_one_line_error(
+        &o,
+        &f,
+        "compressed stream ends early (deflate data cut short)",
+    );
+    // A second member that does not inflate: the first member's packets, then an error.
+    let mut bad = [gz.clone(), gz.clone()].concat();
+    bad[n + 10] |= 0b110;
+    let f = write(dir.path(), "bad.pcap.gz", &bad);
+    let o = exaudit(&["audit", "-F", "jsonl", f.to_str().unwrap()]);
+    assert_one_line_error(
+        &o,
+        &f,
+        &format!("gzip member at byte {n}: invalid deflate data"),
+    );
+    assert!(stdout(&o).contains("\"packets\":8,"), "{}", stdout(&o));
+}
+
 /// Two files are merged in timestamp order: their flows interleave as the packets did.
 #[test]
 fn several_files_merge_in_time_order() {

@@ -169,3 +169,297 @@ fn mpls_and_vntag_frames() {
     assert_eq!(a.flows.len(), 1);
     assert_eq!(a.flows[0].orig_counts.pkts, 2);
 }
+
+// ---- compressed captures ----------------------------------------------------------------------
+
+use std::io::{Read, Write};
+
+use exaudit::source::{Compression, Cut, Damage, SourceError, SourceWarning};
+
+/// `n` one-packet UDP flows of 1000 bytes of payload each (about 1 MiB of pcap for 1000), each
+/// payload different so that compression leaves the file large.
+fn udp_flows(n: u16) -> Vec<u8> {
+    let mut cap = Capture::new();
+    let mut x: u32 = 7;
+    for i in 0..n {
+        let payload: Vec<u8> = (0..1000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                x.to_le_bytes()[2]
+            })
+            .collect();
+        cap.udp(
+            addr(&format!("10.1.0.50:{}", 20000 + i)),
+            addr("10.1.0.2:53"),
+            &payload,
+        );
+        cap.wait(Duration::from_millis(1));
+    }
+    cap.to_pcap()
+}
+
+/// Whole records in the first `len` bytes of a little-endian legacy pcap file.
+fn whole_records(pcap: &[u8], len: usize) -> u64 {
+    let mut at = 24;
+    let mut n = 0;
+    while at + 16 <= len {
+        let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + caplen;
+        if at > len {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn compressed_warning(a: &exaudit::Analysis) -> Option<Damage> {
+    match a.warnings.as_slice() {
+        [SourceWarning::Compressed { damage, .. }] => Some(*damage),
+        [] => None,
+        w => panic!("more than one warning: {w:?}"),
+    }
+}
+
+#[test]
+fn cut_gzip_keeps_every_packet_that_inflated() {
+    let pcap = udp_flows(600);
+    let file = gz(&pcap);
+    let intact = analyse_bytes(file.clone(), Default::default(), Default::default());
+    assert!(intact.errors.is_empty() && intact.warnings.is_empty());
+    assert_eq!(
+        (intact.stats.capture.packets, intact.flows.len()),
+        (600, 600)
+    );
+    for (cut, at) in [
+        (4, Cut::GzipTrailer),
+        (8, Cut::GzipTrailer),
+        (file.len() / 3, Cut::Deflate),
+        (file.len() * 2 / 3, Cut::Deflate),
+    ] {
+        let part = file[..file.len() - cut].to_vec();
+        // What zcat would print before its error: every byte that inflated.
+        let mut inflated = Vec::new();
+        let _ = flate2::read::GzDecoder::new(&part[..]).read_to_end(&mut inflated);
+        let want = whole_records(&pcap, inflated.len());
+        let a = analyse_bytes(part, Default::default(), Default::default());
+        assert!(a.errors.is_empty(), "{:?}", a.errors);
+        assert_eq!(a.stats.capture.packets, want, "cut {cut}");
+        assert_eq!(a.flows.len() as u64, want);
+        assert_eq!(compressed_warning(&a), Some(Damage::Cut(at)), "cut {cut}");
+    }
+}
+
+/// A capture that decompresses to less than the read buffer (256 KiB) is kept too.
+#[test]
+fn small_cut_gzip_is_not_lost_whole() {
+    let pcap = udp_flows(30);
+    let file = gz(&pcap);
+    let a = analyse_bytes(
+        file[..file.len() - 4].to_vec(),
+        Default::default(),
+        Default::default(),
+    );
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    assert_eq!((a.stats.capture.packets, a.flows.len()), (30, 30));
+    match a.warnings.as_slice() {
+        [
+            SourceWarning::Compressed {
+                damage, packets, ..
+            },
+        ] => {
+            assert_eq!((*damage, *packets), (Damage::Cut(Cut::GzipTrailer), 30));
+        }
+        w => panic!("{w:?}"),
+    }
+}
+
+#[test]
+fn gzip_damage_is_told_and_the_packets_kept() {
+    let pcap = udp_flows(40);
+    let good = gz(&pcap);
+    let n = good.len();
+    let read = |bytes: Vec<u8>| analyse_bytes(bytes, Default::default(), Default::default());
+    let mut crc = good.clone();
+    crc[n - 6] ^= 0x10;
+    let mut size = good.clone();
+    size[n - 1] ^= 0x10;
+    let cases = [
+        (crc, Some(Damage::ChecksumMismatch(Compression::Gzip))),
+        (
+            size,
+            Some(Damage::LengthMismatch {
+                stored: u32::try_from(pcap.len()).unwrap() ^ 0x1000_0000,
+                actual: u32::try_from(pcap.len()).unwrap(),
+            }),
+        ),
+        (
+            [good.clone(), b"\r\n-- end of capture --\r\n".to_vec()].concat(),
+            Some(Damage::TrailingData {
+                compression: Compression::Gzip,
+                offset: n as u64,
+            }),
+        ),
+        // Tape and block devices pad with zeros: read, and nothing to say.
+        ([good.clone(), vec![0; 100]].concat(), None),
+        // `cat a.gz b.gz`: two members, one stream.
+        ([good.clone(), gz(&pcap[24..])].concat(), None),
+    ];
+    for (i, (bytes, damage)) in cases.into_iter().enumerate() {
+        let two = i == 4;
+        let a = read(bytes);
+        assert!(a.errors.is_empty(), "case {i}: {:?}", a.errors);
+        assert_eq!(compressed_warning(&a), damage, "case {i}");
+        assert_eq!(
+            a.stats.capture.packets,
+            if two { 80 } else { 40 },
+            "case {i}"
+        );
+    }
+    // Deflate data that does not inflate (a second member whose first block has the reserved
+    // type 11, RFC 1951 §3.2.3): an error; the first member's packets are kept.
+    let mut bad = [good.clone(), gz(&pcap[24..])].concat();
+    bad[n + 10] |= 0b110;
+    let a = read(bad);
+    assert_eq!(a.stats.capture.packets, 40);
+    match a.errors.as_slice() {
+        [SourceError::Compressed { damage, .. }] => {
+            assert_eq!(*damage, Damage::BadDeflate { member: n as u64 });
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+/// Offsets where each block of the first zstd frame ends (RFC 8878 §3.1.1).
+fn zstd_block_ends(f: &[u8]) -> Vec<usize> {
+    let fhd = f[4];
+    let single = fhd & 0x20 != 0;
+    let did = [0, 1, 2, 4][usize::from(fhd & 3)];
+    let fcs = [usize::from(single), 2, 4, 8][usize::from(fhd >> 6)];
+    let mut at = 5 + usize::from(!single) + did + fcs;
+    let mut ends = Vec::new();
+    loop {
+        let h = u32::from_le_bytes([f[at], f[at + 1], f[at + 2], 0]);
+        at += 3 + if (h >> 1) & 3 == 1 {
+            1
+        } else {
+            (h >> 3) as usize
+        };
+        ends.push(at);
+        if h & 1 == 1 {
+            return ends;
+        }
+    }
+}
+
+#[test]
+fn cut_zstd_keeps_every_packet_of_the_blocks_that_decoded() {
+    use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+    let pcap = udp_flows(600);
+    // Raw blocks carry 128 KiB each, so the bytes that decode are known exactly.
+    let file = compress_to_vec(&pcap[..], CompressionLevel::Uncompressed);
+    let ends = zstd_block_ends(&file);
+    for k in [1, 3] {
+        let a = analyse_bytes(
+            file[..ends[k - 1] + 500].to_vec(),
+            Default::default(),
+            Default::default(),
+        );
+        assert!(a.errors.is_empty(), "{:?}", a.errors);
+        let want = whole_records(&pcap, k * 131_072);
+        assert_eq!(
+            (a.stats.capture.packets, a.flows.len() as u64),
+            (want, want)
+        );
+        assert_eq!(compressed_warning(&a), Some(Damage::Cut(Cut::ZstdBlock)));
+    }
+    // Compressed blocks: more of the file, never fewer packets. (Before the end of the first
+    // block nothing decodes, not even the file header: that is an error, see cli.rs.)
+    let file = compress_to_vec(&pcap[..], CompressionLevel::Fastest);
+    let mut last = 0;
+    for tenth in 3..10 {
+        let a = analyse_bytes(
+            file[..file.len() * tenth / 10].to_vec(),
+            Default::default(),
+            Default::default(),
+        );
+        assert!(a.errors.is_empty(), "{:?}", a.errors);
+        assert!(a.stats.capture.packets >= last);
+        last = a.stats.capture.packets;
+        assert!(matches!(compressed_warning(&a), Some(Damage::Cut(_))));
+    }
+    assert!(last > 300, "{last}");
+}
+
+#[test]
+fn zstd_damage_is_told_and_the_packets_kept() {
+    use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+    let pcap = udp_flows(40);
+    let good = compress_to_vec(&pcap[..], CompressionLevel::Fastest);
+    let mut checksum = good.clone();
+    let n = checksum.len();
+    checksum[n - 3] ^= 1;
+    let a = analyse_bytes(checksum, Default::default(), Default::default());
+    assert!(a.errors.is_empty(), "{:?}", a.errors);
+    assert_eq!(a.stats.capture.packets, 40);
+    assert_eq!(
+        compressed_warning(&a),
+        Some(Damage::ChecksumMismatch(Compression::Zstd))
+    );
+    let a = analyse_bytes(
+        [good.clone(), vec![0; 512], vec![1]].concat(),
+        Default::default(),
+        Default::default(),
+    );
+    assert_eq!(a.stats.capture.packets, 40);
+    assert_eq!(
+        compressed_warning(&a),
+        Some(Damage::TrailingData {
+            compression: Compression::Zstd,
+            offset: n as u64 + 512
+        })
+    );
+    let a = analyse_bytes(
+        [good, vec![0; 512]].concat(),
+        Default::default(),
+        Default::default(),
+    );
+    assert_eq!(a.stats.capture.packets, 40);
+    assert!(a.warnings.is_empty() && a.errors.is_empty());
+}
+
+/// A skippable frame as pzstd writes it before each frame (RFC 8878 §3.1.2).
+fn skippable(payload: &[u8]) -> Vec<u8> {
+    let mut f = 0x184D_2A50u32.to_le_bytes().to_vec();
+    f.extend(u32::try_from(payload.len()).unwrap().to_le_bytes());
+    f.extend(payload);
+    f
+}
+
+#[test]
+fn pzstd_output_and_concatenated_frames_are_read() {
+    use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+    let pcap = udp_flows(40);
+    // Two frames, each announced by a skippable frame holding its size, as pzstd writes them.
+    let (head, tail) = pcap.split_at(24 + 20 * (16 + 1042));
+    let (a, b) = (
+        compress_to_vec(head, CompressionLevel::Fastest),
+        compress_to_vec(tail, CompressionLevel::Fastest),
+    );
+    let file = [
+        skippable(&u32::try_from(a.len()).unwrap().to_le_bytes()),
+        a,
+        skippable(&u32::try_from(b.len()).unwrap().to_le_bytes()),
+        b,
+    ]
+    .concat();
+    let r = analyse_bytes(file, Default::default(), Default::default());
+    assert!(r.errors.is_empty() && r.warnings.is_empty(), "{r:?}");
+    assert_eq!((r.stats.capture.packets, r.flows.len()), (40, 40));
+}
