@@ -106,27 +106,36 @@ fn first_bytes_hex(b: &[u8]) -> String {
     b.iter().take(4).map(|x| format!("{x:02x}")).collect()
 }
 
+/// The file at `path`, or standard input for `-`.
+fn open_raw(path: &Path) -> Result<Box<dyn Read + Send>, SourceError> {
+    Ok(if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        let meta = std::fs::metadata(path).map_err(|source| SourceError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        if meta.is_dir() {
+            return Err(SourceError::IsDirectory {
+                path: path.to_owned(),
+            });
+        }
+        Box::new(File::open(path).map_err(|source| SourceError::Open {
+            path: path.to_owned(),
+            source,
+        })?)
+    })
+}
+
 impl CaptureFile {
     /// Opens `path` (`-` is standard input), undoes gzip or zstd compression, reads the file header.
     pub fn open(path: &Path) -> Result<Self, SourceError> {
-        let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-            Box::new(io::stdin())
-        } else {
-            let meta = std::fs::metadata(path).map_err(|source| SourceError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-            if meta.is_dir() {
-                return Err(SourceError::IsDirectory {
-                    path: path.to_owned(),
-                });
-            }
-            Box::new(File::open(path).map_err(|source| SourceError::Open {
-                path: path.to_owned(),
-                source,
-            })?)
-        };
-        Self::from_reader(path, raw)
+        Self::open_with(path, &SourceConfig::default())
+    }
+
+    /// [`CaptureFile::open`] with the limits of `config`.
+    pub fn open_with(path: &Path, config: &SourceConfig) -> Result<Self, SourceError> {
+        Self::from_reader_with(path, open_raw(path)?, config)
     }
 
     /// Reads a capture from any byte stream (`path` only names it in messages).

@@ -378,11 +378,11 @@ impl Merged {
     }
 
     /// Opens every path; those that cannot be opened become errors, the rest are read.
-    pub fn open(paths: &[PathBuf]) -> (Self, Vec<SourceError>) {
+    pub fn open(paths: &[PathBuf], config: &SourceConfig) -> (Self, Vec<SourceError>) {
         let mut files = Vec::with_capacity(paths.len());
         let mut errors = Vec::new();
         for p in paths {
-            match CaptureFile::open(p) {
+            match CaptureFile::open_with(p, config) {
                 Ok(f) => files.push(f),
                 Err(e) => errors.push(e),
             }

@@ -437,6 +437,67 @@ fn damaged_compressed_captures_keep_their_packets() {
     assert!(stdout(&o).contains("\"packets\":8,"), "{}", stdout(&o));
 }
 
+/// A zstd frame holding `data` (at most 128 KiB) in one raw block, declaring the window
+/// `2^(10 + exponent)` bytes (RFC 8878 §3.1.1.1.2: Window_Descriptor, mantissa 0).
+fn zstd_with_window(data: &[u8], exponent: u8) -> Vec<u8> {
+    let mut f = 0xFD2F_B528u32.to_le_bytes().to_vec();
+    // Frame_Header_Descriptor 0: no content size, a window descriptor, no checksum, no dictionary.
+    f.extend([0, exponent << 3]);
+    let header = (u32::try_from(data.len()).unwrap() << 3) | 1;
+    f.extend(&header.to_le_bytes()[..3]);
+    f.extend(data);
+    f
+}
+
+/// The zstd window (the memory a decoder holds while it reads the file) is bounded by
+/// `--max-zstd-window-mib`, 128 MiB by default as in zstd(1).
+#[test]
+fn zstd_window_is_bounded_by_an_option() {
+    let bytes = smtp_capture();
+    let dir = tempfile::tempdir().unwrap();
+    let w2 = write(dir.path(), "w2mib.pcap.zst", &zstd_with_window(&bytes, 11));
+    let w256 = write(
+        dir.path(),
+        "w256mib.pcap.zst",
+        &zstd_with_window(&bytes, 18),
+    );
+    let run = |extra: &[&str], f: &Path| {
+        let mut args = vec!["audit", "-F", "jsonl"];
+        args.extend(extra);
+        args.push(f.to_str().unwrap());
+        exaudit(&args)
+    };
+    // Within the limit: read as any capture.
+    for (extra, f) in [
+        (&[][..], &w2),
+        (&["--max-zstd-window-mib", "256"][..], &w256),
+    ] {
+        let o = run(extra, f);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+        assert_eq!(flows_in(&stdout(&o)), 1);
+    }
+    // Above it: one line naming the file, the window, the limit and the option.
+    let o = run(&[], &w256);
+    assert_one_line_error(
+        &o,
+        &w256,
+        "zstd frame at byte 0 needs a window of 256 MiB, above the limit of 128 MiB \
+         (raise it with --max-zstd-window-mib)",
+    );
+    let o = run(&["--max-zstd-window-mib", "1"], &w2);
+    assert_one_line_error(
+        &o,
+        &w2,
+        "zstd frame at byte 0 needs a window of 2 MiB, above the limit of 1 MiB \
+         (raise it with --max-zstd-window-mib)",
+    );
+    for bad in ["0", "2049"] {
+        let o = run(&["--max-zstd-window-mib", bad], &w2);
+        assert_eq!(o.status.code(), Some(2));
+    }
+}
+
 /// Two files are merged in timestamp order: their flows interleave as the packets did.
 #[test]
 fn several_files_merge_in_time_order() {
