@@ -138,6 +138,22 @@ impl CaptureFile {
         Self::from_reader_with(path, open_raw(path)?, config)
     }
 
+    /// Opens `path` only to find the time of its first packet, and closes it again. A zstd
+    /// stream is decoded only a few MiB for this, not a whole window. `None` if no packet came
+    /// out of that part (the file is then best read the ordinary way, which tells why).
+    pub(crate) fn first_packet_time(
+        path: &Path,
+        config: &SourceConfig,
+    ) -> Result<Option<Timestamp>, SourceError> {
+        let mut f = Self::start(path, open_raw(path)?, config, true)?;
+        // Counted when the file is read for good, not now.
+        let mut scratch = CaptureStats::default();
+        Ok(match f.advance(&mut scratch) {
+            Ok(true) => Some(f.ts),
+            _ => None,
+        })
+    }
+
     /// Reads a capture from any byte stream (`path` only names it in messages).
     pub fn from_reader(path: &Path, raw: Box<dyn Read + Send>) -> Result<Self, SourceError> {
         Self::from_reader_with(path, raw, &SourceConfig::default())

@@ -353,78 +353,201 @@ impl std::fmt::Display for SourceWarning {
     }
 }
 
+/// One input of a [`Merged`] stream.
+enum Slot {
+    /// Not opened yet; its first packet comes at `first`.
+    Waiting { path: PathBuf, first: Timestamp },
+    /// Being read; `ready` when it holds a packet that has not been lent out yet.
+    Open { file: CaptureFile, ready: bool },
+    /// Read to its end, or stopped by an error, and closed.
+    Closed,
+}
+
 /// Several capture files read as one stream in timestamp order.
 ///
-/// Each file keeps its own next packet; the earliest one is lent out. Ties go to the file named
-/// first, so the same inputs always give the same order.
+/// Each open file keeps its own next packet; the earliest one is lent out. Ties go to the file
+/// named first, so the same inputs always give the same order.
+///
+/// Files are opened when the merge reaches them and closed at their end. [`Merged::open`] reads
+/// each file's first packet time and closes it again; a file is then opened for good only when
+/// no open file has an earlier packet than its first. Rotated captures that follow each other in
+/// time are thus read one after the other, and a zstd file holds its window (up to
+/// `--max-zstd-window-mib`) only while it is read. Files that overlap in time are open together.
+/// The order of the packets is the one all files open at once would give.
 pub struct Merged {
-    files: Vec<CaptureFile>,
-    /// Whether file `i` holds a packet that has not been lent out yet.
-    ready: Vec<bool>,
+    slots: Vec<Slot>,
     /// The file whose packet was lent last: it must read its next packet before we compare.
     lent: Option<usize>,
     errors: Vec<SourceError>,
+    /// Warnings of the files already closed, with the index of their file.
+    warnings: Vec<(usize, SourceWarning)>,
+    /// Bytes consumed by the files already closed.
+    closed_bytes: u64,
+    config: SourceConfig,
 }
 
 impl Merged {
+    /// Merges files that are already open.
     pub fn new(files: Vec<CaptureFile>) -> Self {
-        let n = files.len();
+        Self::with_slots(
+            files
+                .into_iter()
+                .map(|file| Slot::Open { file, ready: false })
+                .collect(),
+            SourceConfig::default(),
+        )
+    }
+
+    fn with_slots(slots: Vec<Slot>, config: SourceConfig) -> Self {
         Self {
-            files,
-            ready: vec![false; n],
+            slots,
             lent: None,
             errors: Vec::new(),
+            warnings: Vec::new(),
+            closed_bytes: 0,
+            config,
         }
     }
 
-    /// Opens every path; those that cannot be opened become errors, the rest are read.
+    /// Opens every path; those that cannot be opened become errors, the rest are read. With more
+    /// than one path, a regular file is only looked into for its first packet time here, and
+    /// opened for good when the merge reaches it (standard input and pipes cannot be read twice:
+    /// they are opened at once).
     pub fn open(paths: &[PathBuf], config: &SourceConfig) -> (Self, Vec<SourceError>) {
-        let mut files = Vec::with_capacity(paths.len());
+        let mut slots = Vec::with_capacity(paths.len());
         let mut errors = Vec::new();
         for p in paths {
-            match CaptureFile::open_with(p, config) {
-                Ok(f) => files.push(f),
-                Err(e) => errors.push(e),
+            let again = paths.len() > 1
+                && p.as_os_str() != "-"
+                && std::fs::metadata(p).is_ok_and(|m| m.is_file());
+            let first = if again {
+                match CaptureFile::first_packet_time(p, config) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            match first {
+                Some(first) => slots.push(Slot::Waiting {
+                    path: p.clone(),
+                    first,
+                }),
+                // No packet seen in the part that was read: read the file the ordinary way.
+                None => match CaptureFile::open_with(p, config) {
+                    Ok(file) => slots.push(Slot::Open { file, ready: false }),
+                    Err(e) => errors.push(e),
+                },
             }
         }
-        (Self::new(files), errors)
+        (Self::with_slots(slots, *config), errors)
     }
 
     /// The next packet of all inputs in timestamp order, or `None` when every input is done.
     /// Errors met on the way are kept (see [`Merged::take_errors`]); the file that failed stops.
     pub fn next_packet(&mut self, stats: &mut CaptureStats) -> Option<RawPacket<'_>> {
         if let Some(i) = self.lent.take()
-            && let Some(r) = self.ready.get_mut(i)
+            && let Some(Slot::Open { ready, .. }) = self.slots.get_mut(i)
         {
-            *r = false;
+            *ready = false;
         }
-        for (i, f) in self.files.iter_mut().enumerate() {
-            let Some(ready) = self.ready.get_mut(i) else {
-                continue;
+        for i in 0..self.slots.len() {
+            self.load(i, stats);
+        }
+        loop {
+            // A file not opened yet whose first packet is not later than the earliest packet at
+            // hand may hold the next packet: open it and look.
+            let threshold = match self.earliest() {
+                Some((_, ts)) => ts,
+                None => self.earliest_waiting()?,
             };
-            while !*ready && !f.is_done() {
-                match f.advance(stats) {
-                    Ok(loaded) => *ready = loaded,
-                    Err(e) => {
-                        self.errors.push(e);
-                        f.stop();
-                    }
+            let mut opened = false;
+            for i in 0..self.slots.len() {
+                if matches!(self.slots.get(i), Some(Slot::Waiting { first, .. }) if *first <= threshold)
+                {
+                    self.open_slot(i);
+                    self.load(i, stats);
+                    opened = true;
                 }
-                self.errors.extend(f.take_errors());
+            }
+            if !opened {
+                break;
             }
         }
+        let (i, _) = self.earliest()?;
+        self.lent = Some(i);
+        match self.slots.get(i) {
+            Some(Slot::Open { file, .. }) => Some(file.current()),
+            _ => None,
+        }
+    }
+
+    /// The open file holding the earliest packet (the first named on a tie).
+    fn earliest(&self) -> Option<(usize, Timestamp)> {
         let mut best: Option<(usize, Timestamp)> = None;
-        for (i, f) in self.files.iter().enumerate() {
-            if self.ready.get(i).copied().unwrap_or(false) {
-                let ts = f.current_ts();
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Slot::Open { file, ready: true } = s {
+                let ts = file.current_ts();
                 if best.is_none_or(|(_, b)| ts < b) {
                     best = Some((i, ts));
                 }
             }
         }
-        let (i, _) = best?;
-        self.lent = Some(i);
-        self.files.get(i).map(CaptureFile::current)
+        best
+    }
+
+    fn earliest_waiting(&self) -> Option<Timestamp> {
+        self.slots
+            .iter()
+            .filter_map(|s| match s {
+                Slot::Waiting { first, .. } => Some(*first),
+                _ => None,
+            })
+            .min()
+    }
+
+    fn open_slot(&mut self, i: usize) {
+        let Some(slot) = self.slots.get_mut(i) else {
+            return;
+        };
+        if let Slot::Waiting { path, .. } = std::mem::replace(slot, Slot::Closed) {
+            match CaptureFile::open_with(&path, &self.config) {
+                Ok(file) => *slot = Slot::Open { file, ready: false },
+                Err(e) => self.errors.push(e),
+            }
+        }
+    }
+
+    /// Reads file `i`'s next packet if it has none at hand; closes it at its end.
+    fn load(&mut self, i: usize, stats: &mut CaptureStats) {
+        let Some(slot) = self.slots.get_mut(i) else {
+            return;
+        };
+        let Slot::Open { file, ready } = slot else {
+            return;
+        };
+        while !*ready && !file.is_done() {
+            match file.advance(stats) {
+                Ok(loaded) => *ready = loaded,
+                Err(e) => {
+                    self.errors.push(e);
+                    file.stop();
+                }
+            }
+            self.errors.extend(file.take_errors());
+        }
+        if !*ready
+            && file.is_done()
+            && let Slot::Open { mut file, .. } = std::mem::replace(slot, Slot::Closed)
+        {
+            // Closing frees the file's buffers and its decompressor's window.
+            self.closed_bytes += file.bytes_consumed();
+            self.warnings
+                .extend(file.take_warnings().into_iter().map(|w| (i, w)));
+        }
     }
 
     /// Errors met since the last call.
@@ -432,16 +555,36 @@ impl Merged {
         std::mem::take(&mut self.errors)
     }
 
-    /// Warnings of every file, once each.
+    /// Warnings of every file, once each, in the order the files were named.
     pub fn take_warnings(&mut self) -> Vec<SourceWarning> {
-        self.files
-            .iter_mut()
-            .flat_map(CaptureFile::take_warnings)
-            .collect()
+        let mut all = std::mem::take(&mut self.warnings);
+        for (i, s) in self.slots.iter_mut().enumerate() {
+            if let Slot::Open { file, .. } = s {
+                all.extend(file.take_warnings().into_iter().map(|w| (i, w)));
+            }
+        }
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, w)| w).collect()
+    }
+
+    /// How many files are open now.
+    pub fn files_open(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s, Slot::Open { .. }))
+            .count()
     }
 
     /// Bytes consumed so far over all inputs (for progress reporting).
     pub fn bytes_consumed(&self) -> u64 {
-        self.files.iter().map(CaptureFile::bytes_consumed).sum()
+        self.closed_bytes
+            + self
+                .slots
+                .iter()
+                .map(|s| match s {
+                    Slot::Open { file, .. } => file.bytes_consumed(),
+                    _ => 0,
+                })
+                .sum::<u64>()
     }
 }

@@ -463,3 +463,120 @@ fn pzstd_output_and_concatenated_frames_are_read() {
     assert!(r.errors.is_empty() && r.warnings.is_empty(), "{r:?}");
     assert_eq!((r.stats.capture.packets, r.flows.len()), (40, 40));
 }
+
+// ---- several files ------------------------------------------------------------------------------
+
+/// Three DNS queries from `host`, 1 ms apart, starting `start_us` µs after the testkit's start.
+fn queries(host: &str, start_us: u64) -> Capture {
+    let mut cap = Capture::new();
+    cap.wait(Duration::from_nanos(start_us * 1000));
+    for i in 0..3u16 {
+        cap.udp(
+            addr(&format!("{host}:{}", 50000 + i)),
+            addr("10.1.0.2:53"),
+            b"q",
+        );
+        cap.wait(Duration::from_millis(1));
+    }
+    cap
+}
+
+/// Every packet of a merge (time and bytes), and the most files it had open at once.
+fn drain(mut m: exaudit::source::Merged) -> (Vec<(u64, Vec<u8>)>, usize) {
+    let mut stats = exaudit::stats::CaptureStats::default();
+    let mut out = Vec::new();
+    let mut most = m.files_open();
+    while let Some(p) = m.next_packet(&mut stats) {
+        out.push((p.ts.nanos(), p.data.to_vec()));
+        most = most.max(m.files_open());
+    }
+    assert!(m.take_errors().is_empty());
+    (out, most)
+}
+
+/// Files named together are merged in time order, as if all were open at once, but each is
+/// opened only when the merge reaches its first packet and closed at its end: rotated captures
+/// (one after the other in time) are read one at a time, whatever their compression.
+#[test]
+fn merged_files_are_opened_when_their_time_comes() {
+    use exaudit::source::{CaptureFile, Merged, SourceConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, bytes: Vec<u8>| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let zst = |b: Vec<u8>| {
+        ruzstd::encoding::compress_to_vec(&b[..], ruzstd::encoding::CompressionLevel::Fastest)
+    };
+    let a = write("a.pcap.zst", zst(queries("10.1.0.50", 0).to_pcap()));
+    let b = write("b.pcap.gz", gz(&queries("10.1.0.51", 20_000).to_pcap()));
+    let c = write("c.pcapng", queries("10.1.0.52", 40_000).to_pcapng());
+    // Overlaps a: its packets fall between a's.
+    let d = write("d.pcap", queries("10.1.0.53", 500).to_pcap());
+    let eager = |paths: &[&std::path::PathBuf]| {
+        Merged::new(
+            paths
+                .iter()
+                .map(|p| CaptureFile::open(p).unwrap())
+                .collect(),
+        )
+    };
+    let lazy = |paths: &[&std::path::PathBuf]| {
+        let owned: Vec<std::path::PathBuf> = paths.iter().map(|p| (*p).clone()).collect();
+        let (m, errors) = Merged::open(&owned, &SourceConfig::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        m
+    };
+    // Rotated files, named out of order.
+    let rotated = [&c, &a, &b];
+    let (want, all_open) = drain(eager(&rotated));
+    assert_eq!((want.len(), all_open), (9, 3));
+    let (got, most) = drain(lazy(&rotated));
+    assert_eq!(got, want);
+    assert_eq!(most, 1);
+    assert!(got.windows(2).all(|w| w[0].0 <= w[1].0));
+    // With a file that overlaps another, the two are open together.
+    let overlapping = [&c, &d, &a, &b];
+    let (want, _) = drain(eager(&overlapping));
+    let (got, most) = drain(lazy(&overlapping));
+    assert_eq!(got, want);
+    assert_eq!((got.len(), most), (12, 2));
+}
+
+/// A zstd file whose first packet lies beyond what is decoded to find it (a 5 MiB block before
+/// it) is opened at once and read the ordinary way: nothing is lost or reordered.
+#[test]
+fn merged_file_with_a_far_first_packet_is_read_whole() {
+    use exaudit::source::{Merged, SourceConfig};
+    let ng = queries("10.1.0.50", 0).to_pcapng();
+    // After the section header and the interface description, an unassigned block type
+    // (pcapng §11.1) of 5 MiB, which readers skip.
+    let shb = u32::from_le_bytes(ng[4..8].try_into().unwrap()) as usize;
+    let idb = u32::from_le_bytes(ng[shb + 4..shb + 8].try_into().unwrap()) as usize;
+    let len = 12 + (5 << 20);
+    let mut big = 0x0000_0101u32.to_le_bytes().to_vec();
+    big.extend(u32::try_from(len).unwrap().to_le_bytes());
+    big.resize(len - 4, 0);
+    big.extend(u32::try_from(len).unwrap().to_le_bytes());
+    let file = [&ng[..shb + idb], &big[..], &ng[shb + idb..]].concat();
+    let dir = tempfile::tempdir().unwrap();
+    let far = dir.path().join("far.pcapng.zst");
+    std::fs::write(
+        &far,
+        ruzstd::encoding::compress_to_vec(
+            &file[..],
+            ruzstd::encoding::CompressionLevel::Uncompressed,
+        ),
+    )
+    .unwrap();
+    let near = dir.path().join("near.pcap");
+    std::fs::write(&near, queries("10.1.0.51", 500).to_pcap()).unwrap();
+    let (m, errors) = Merged::open(&[far, near], &SourceConfig::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    // The far file could not be placed without reading it: it is open from the start.
+    assert_eq!(m.files_open(), 1);
+    let (got, most) = drain(m);
+    assert_eq!((got.len(), most), (6, 2));
+    assert!(got.windows(2).all(|w| w[0].0 < w[1].0));
+}
