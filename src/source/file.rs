@@ -5,7 +5,10 @@
 //!
 //! Blocks are framed by pcap-parser, a maintained streaming reader; this module adds what a
 //! hostile file needs on top: a record length is checked against the snaplen and a hard maximum
-//! before any buffer grows for it, and every failure names the file and the byte offset.
+//! before any buffer grows for it, and every failure names the file and the byte offset. A
+//! pcapng block that carries no packet and describes no interface (statistics, name resolution,
+//! decryption secrets …) is skipped and counted when its contents do not parse but its two
+//! length fields agree: where the next block starts is still known.
 //! Decompression is `compressed.rs`'s: when the input ends, this module asks how the stream
 //! ended and reports a damaged one once, after every whole record before the damage was lent.
 
@@ -33,7 +36,10 @@ const MAX_PCAPNG_BLOCK_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_INTERFACES: usize = 65_536;
 /// pcapng block types (pcapng specification, section 11.1).
 const SHB_TYPE: u32 = 0x0A0D_0D0A;
+const IDB_TYPE: u32 = 0x0000_0001;
 const OBSOLETE_PACKET_TYPE: u32 = 0x0000_0002;
+const SPB_TYPE: u32 = 0x0000_0003;
+const EPB_TYPE: u32 = 0x0000_0006;
 
 #[derive(Clone, Copy, Debug)]
 struct Interface {
@@ -377,12 +383,17 @@ impl CaptureFile {
                 Err(PcapError::HeaderNotRecognized) => {
                     Step::Corrupt("block header not recognised".to_owned())
                 }
-                Err(PcapError::NomError(_, kind)) => {
-                    Step::Corrupt(format!("malformed block ({})", kind.description()))
+                Err(PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind)) => {
+                    Step::Malformed(Some(kind))
                 }
-                Err(PcapError::OwnedNomError(_, kind)) => {
-                    Step::Corrupt(format!("malformed block ({})", kind.description()))
+            };
+            // pcap-parser wants more bytes for a block that is whole in the buffer: its
+            // contents overrun its own length.
+            let step = match step {
+                Step::Refill | Step::Grow | Step::CutAtEnd if self.pending_is_whole() => {
+                    Step::Malformed(None)
                 }
+                s => s,
             };
             match step {
                 Step::Block(offset, loaded) => {
@@ -435,12 +446,20 @@ impl CaptureFile {
                 Step::Eof => return self.end_of_stream(false),
                 Step::Refill => self.refill()?,
                 Step::CutAtEnd => return self.end_of_stream(true),
-                Step::Grow => {
-                    if self.pending_is_whole() {
-                        return Err(self.corrupt(
-                            "malformed block (its contents overrun its own length)".to_owned(),
-                        ));
+                Step::Malformed(what) => match self.skippable_block_len() {
+                    Some(len) => {
+                        self.reader.consume(len);
+                        stats.blocks_malformed += 1;
                     }
+                    None => {
+                        let what = match &what {
+                            Some(k) => k.description(),
+                            None => "its contents overrun its own length",
+                        };
+                        return Err(self.corrupt(format!("malformed block ({what})")));
+                    }
+                },
+                Step::Grow => {
                     let need = self.pending_length().unwrap_or(0);
                     let want = usize::try_from(need)
                         .unwrap_or(usize::MAX)
@@ -474,11 +493,6 @@ impl CaptureFile {
         match end.end {
             None => {
                 if cut {
-                    if self.pending_is_whole() {
-                        return Err(self.corrupt(
-                            "malformed block (its contents overrun its own length)".to_owned(),
-                        ));
-                    }
                     self.warnings.push(SourceWarning::LastRecordCut {
                         path: self.path.clone(),
                         packets: self.packets,
@@ -559,6 +573,36 @@ impl CaptureFile {
         }
     }
 
+    /// The length of the pending pcapng block if it may be skipped when its contents are
+    /// malformed: it carries no packet and describes neither the section nor an interface
+    /// (interface statistics, name resolution, decryption secrets, custom blocks …), it is whole
+    /// in the buffer, and its two length fields agree (pcapng §3.1), so the next block starts
+    /// where they say.
+    fn skippable_block_len(&self) -> Option<usize> {
+        let Format::Ng { big_endian, .. } = &self.format else {
+            return None;
+        };
+        let data = self.reader.data();
+        let u32_at = |at: usize| -> Option<u32> {
+            let b: [u8; 4] = data.get(at..at.checked_add(4)?)?.try_into().ok()?;
+            Some(if *big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            })
+        };
+        let ty = u32_at(0)?;
+        if matches!(
+            ty,
+            SHB_TYPE | IDB_TYPE | OBSOLETE_PACKET_TYPE | SPB_TYPE | EPB_TYPE
+        ) {
+            return None;
+        }
+        let len = u32_at(4)?;
+        let end = usize::try_from(len).ok()?;
+        (len >= 12 && len % 4 == 0 && u32_at(end.checked_sub(4)?)? == len).then_some(end)
+    }
+
     /// Whether the pending record is entirely in the buffer (so "incomplete" means corrupt).
     fn pending_is_whole(&self) -> bool {
         self.pending_length()
@@ -614,6 +658,9 @@ enum Step {
     Grow,
     ReadFailed,
     Corrupt(String),
+    /// A whole block that does not parse: what nom said, or `None` when its contents overrun
+    /// its own length.
+    Malformed(Option<pcap_parser::nom::error::ErrorKind>),
 }
 
 struct Meta {

@@ -498,6 +498,59 @@ fn zstd_window_is_bounded_by_an_option() {
     }
 }
 
+/// A malformed decryption secrets block is skipped and counted in the summary; nothing of the
+/// secrets it holds, nor of a well-formed one, reaches the report or standard error.
+#[test]
+fn decryption_secrets_are_skipped_and_never_shown() {
+    let mut cap = Capture::new();
+    cap.tcp(addr("10.1.0.50:49200"), addr("10.1.0.10:25"))
+        .handshake()
+        .close();
+    let ng = cap.to_pcapng();
+    // pcapng §4.7: secrets type "TLSK", a length, the secrets (here running past the block in
+    // the first one), then the block's trailing length.
+    let dsb = |len: u32, secrets: &[u8]| {
+        let total = u32::try_from(20 + secrets.len().div_ceil(4) * 4).unwrap();
+        let mut b = 10u32.to_le_bytes().to_vec();
+        b.extend(total.to_le_bytes());
+        b.extend(0x544c_534bu32.to_le_bytes());
+        b.extend(len.to_le_bytes());
+        b.extend(secrets);
+        b.resize(total as usize - 4, 0);
+        b.extend(total.to_le_bytes());
+        b
+    };
+    let secret = b"CLIENT_RANDOM 00112233 44556677\n";
+    // After the section header and the interface description.
+    let block_len = |at: usize| u32::from_le_bytes(ng[at + 4..at + 8].try_into().unwrap()) as usize;
+    let shb_idb = block_len(0) + block_len(block_len(0));
+    let file = [
+        &ng[..shb_idb],
+        &dsb(4000, secret)[..],
+        &dsb(u32::try_from(secret.len()).unwrap(), secret),
+        &ng[shb_idb..],
+    ]
+    .concat();
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "secrets.pcapng", &file);
+    for format in ["jsonl", "table"] {
+        let o = exaudit(&["audit", "-F", format, f.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(!out.contains("CLIENT_RANDOM") && !out.contains("00112233"));
+        if format == "jsonl" {
+            assert_eq!(flows_in(&out), 1);
+            assert!(
+                out.contains("\"blocks_skipped\":1,\"blocks_malformed\":1,"),
+                "{out}"
+            );
+        } else {
+            assert!(out.contains("blocks malformed"), "{out}");
+        }
+    }
+}
+
 /// Two files are merged in timestamp order: their flows interleave as the packets did.
 #[test]
 fn several_files_merge_in_time_order() {

@@ -580,3 +580,114 @@ fn merged_file_with_a_far_first_packet_is_read_whole() {
     assert_eq!((got.len(), most), (6, 2));
     assert!(got.windows(2).all(|w| w[0].0 < w[1].0));
 }
+
+// ---- malformed pcapng blocks ------------------------------------------------------------------
+
+/// A little-endian pcapng block of type `ty` around `body` (padded to 4 bytes), with both of
+/// its length fields right (pcapng §3.1).
+fn ng_block(ty: u32, body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    body.resize(body.len().div_ceil(4) * 4, 0);
+    let len = u32::try_from(12 + body.len()).unwrap();
+    [
+        &ty.to_le_bytes()[..],
+        &len.to_le_bytes(),
+        &body,
+        &len.to_le_bytes(),
+    ]
+    .concat()
+}
+
+/// `ng` with `extra` inserted after its `n`-th block.
+fn insert_after_block(ng: &[u8], n: usize, extra: &[u8]) -> Vec<u8> {
+    let mut at = 0;
+    for _ in 0..n {
+        at += u32::from_le_bytes(ng[at + 4..at + 8].try_into().unwrap()) as usize;
+    }
+    [&ng[..at], extra, &ng[at..]].concat()
+}
+
+/// Interface statistics, name resolution and decryption secrets blocks whose lengths are right
+/// but whose contents are not are skipped and counted; the packets after them are read.
+#[test]
+fn malformed_statistics_names_and_secrets_blocks_are_skipped() {
+    let cap = session();
+    let ng = cap.to_pcapng();
+    let base = summary(ng.clone());
+    let packets = cap.frames().len() as u64;
+    let le = |v: u32| v.to_le_bytes();
+    let malformed: [(&str, Vec<u8>); 5] = [
+        // ISB (type 5) too short for its interface id and timestamp (pcapng §4.6).
+        ("isb short", ng_block(5, &le(0))),
+        // NRB (type 4) whose IPv4 record claims 200 bytes (pcapng §4.5).
+        (
+            "nrb record",
+            ng_block(4, &[&[1, 0, 200, 0][..], &[10, 1, 0, 10]].concat()),
+        ),
+        // DSB (type 10) whose secrets length runs past the block (pcapng §4.7).
+        (
+            "dsb length",
+            ng_block(
+                10,
+                &[
+                    &le(0x544c_534b)[..],
+                    &le(4000),
+                    b"CLIENT_RANDOM 0123 4567\n",
+                ]
+                .concat(),
+            ),
+        ),
+        // DSB too short for its type and length.
+        ("dsb short", ng_block(10, &[1, 2])),
+        // A custom block (type 0xBAD) too short for its enterprise number (pcapng §4.8).
+        ("custom short", ng_block(0x0bad, &[])),
+    ];
+    for (name, block) in malformed {
+        // After the section header, the interface description and two packets.
+        let bytes = insert_after_block(&ng, 4, &block);
+        let a = analyse_bytes(bytes.clone(), Default::default(), Default::default());
+        assert!(a.errors.is_empty(), "{name}: {:?}", a.errors);
+        assert!(a.warnings.is_empty(), "{name}: {:?}", a.warnings);
+        let c = &a.stats.capture;
+        assert_eq!((c.blocks_malformed, c.blocks_skipped), (1, 0), "{name}");
+        assert_eq!(c.packets, packets, "{name}");
+        assert_eq!(summary(bytes), base, "{name}");
+    }
+    // Near misses: an ISB whose option runs past the block is read as an ISB with no options
+    // (pcap-parser stops at the last whole option), and a well-formed DSB: skipped, unused.
+    for block in [
+        ng_block(
+            5,
+            &[&le(0)[..], &le(0), &le(0), &[4, 0, 200, 0], &le(7)].concat(),
+        ),
+        ng_block(10, &[&le(0x544c_534b)[..], &le(8), b"secret!!"].concat()),
+    ] {
+        let a = analyse_bytes(
+            insert_after_block(&ng, 4, &block),
+            Default::default(),
+            Default::default(),
+        );
+        assert!(a.errors.is_empty() && a.warnings.is_empty());
+        let c = &a.stats.capture;
+        assert_eq!(
+            (c.blocks_malformed, c.blocks_skipped, c.packets),
+            (0, 1, packets)
+        );
+    }
+    // A malformed block whose length fields disagree is not skipped: where the next block
+    // starts is unknown.
+    let mut bad = ng_block(10, &[1, 2]);
+    let n = bad.len();
+    bad[n - 4] = 0x20;
+    let a = analyse_bytes(
+        insert_after_block(&ng, 4, &bad),
+        Default::default(),
+        Default::default(),
+    );
+    assert_eq!(a.errors.len(), 1, "{:?}", a.errors);
+    assert_eq!(a.stats.capture.blocks_malformed, 0);
+    // Nor is a malformed packet block.
+    let epb = insert_after_block(&ng, 4, &ng_block(6, &le(0)));
+    let a = analyse_bytes(epb, Default::default(), Default::default());
+    assert_eq!(a.errors.len(), 1, "{:?}", a.errors);
+}
