@@ -830,12 +830,9 @@ fn ng_packet(
         // Counted and warned about once; the packet itself cannot be decoded.
         *unsupported.entry(iface.link.0).or_insert(0) += 1;
     }
-    let units = iface.units_per_sec.max(1);
-    let secs = raw_ts / units;
-    let secs = secs.saturating_add_signed(iface.offset_secs);
     copy_into(buf, data);
     Ok(Loaded::Packet(Meta {
-        ts: Timestamp::from_parts(secs, raw_ts % units, units),
+        ts: Timestamp::from_units(raw_ts, iface.units_per_sec, iface.offset_secs),
         link: iface.link,
         orig_len,
         snaplen: iface.snaplen,

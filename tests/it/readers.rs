@@ -68,6 +68,7 @@ fn pcapng_variants_read_alike() {
                         block,
                         section_every,
                         decoy_interface,
+                        ..PcapngOptions::default()
                     };
                     assert_eq!(summary(cap.to_pcapng_with(&o)), base, "{o:?}");
                 }
@@ -690,4 +691,59 @@ fn malformed_statistics_names_and_secrets_blocks_are_skipped() {
     let epb = insert_after_block(&ng, 4, &ng_block(6, &le(0)));
     let a = analyse_bytes(epb, Default::default(), Default::default());
     assert_eq!(a.errors.len(), 1, "{:?}", a.errors);
+}
+
+// ---- far-future timestamps --------------------------------------------------------------------
+
+/// Timestamps far in the future (a nanosecond pcapng interface with a large `if_tsoffset`, past
+/// what 64 bits of nanoseconds hold) saturate at one instant, `Timestamp::MAX`, in order: one
+/// connection stays one flow, its packets neither split nor reordered.
+#[test]
+fn far_future_timestamps_keep_a_connection_one_flow() {
+    use exaudit::time::Timestamp;
+    let cap = session();
+    let base = summary(cap.to_pcap());
+    // The capture starts in 2026: 2^32 s later (year 2162) is below the limit (2262), 2^34 s
+    // (2570) past it, and so is the largest offset.
+    for (offset, saturated) in [(1i64 << 32, false), (1 << 34, true), (i64::MAX, true)] {
+        let o = PcapngOptions {
+            nanos: true,
+            ts_offset_secs: offset,
+            ..PcapngOptions::default()
+        };
+        let a = analyse_bytes(
+            cap.to_pcapng_with(&o),
+            Default::default(),
+            Default::default(),
+        );
+        assert!(a.errors.is_empty(), "{:?}", a.errors);
+        assert_eq!(a.flows.len(), 1, "offset {offset}: {:#?}", a.flows);
+        let f = &a.flows[0];
+        assert_eq!(
+            (f.conn_state, f.history.as_str()),
+            (base.1, base.2.as_str())
+        );
+        assert_eq!(f.orig_counts.pkts + f.resp_counts.pkts, 7);
+        assert_eq!(a.stats.capture.timestamps_backwards, 0);
+        assert!(f.start <= f.last && f.last <= Timestamp::MAX);
+        assert_eq!(f.last == Timestamp::MAX, saturated, "offset {offset}");
+    }
+    // A negative offset that takes the time before 1970 clamps the whole time, not only its
+    // seconds: packets stay in order.
+    let o = PcapngOptions {
+        nanos: true,
+        ts_offset_secs: i64::MIN,
+        ..PcapngOptions::default()
+    };
+    let a = analyse_bytes(
+        cap.to_pcapng_with(&o),
+        Default::default(),
+        Default::default(),
+    );
+    assert_eq!(a.flows.len(), 1);
+    assert_eq!(a.stats.capture.timestamps_backwards, 0);
+    assert_eq!(
+        (a.flows[0].start, a.flows[0].last),
+        (Timestamp::ZERO, Timestamp::ZERO)
+    );
 }
