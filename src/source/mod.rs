@@ -2,8 +2,9 @@
 //!
 //! A source hands out `(timestamp, link type, bytes, original length)` and nothing else. It lends
 //! each packet from a buffer it reuses, so reading allocates nothing per packet once the buffer has
-//! grown to the largest packet. Several inputs are merged in timestamp order. A bad input is
-//! reported and dropped; the others go on.
+//! grown to the largest packet. Several inputs are merged in timestamp order, each opened when
+//! the merge reaches it. A bad input is reported and dropped; the others go on. A damaged input
+//! (cut, or a compressed stream that fails) gives every packet before the damage first.
 //!
 //! It does not look inside packets (that is `decode`).
 

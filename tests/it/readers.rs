@@ -747,3 +747,46 @@ fn far_future_timestamps_keep_a_connection_one_flow() {
         (Timestamp::ZERO, Timestamp::ZERO)
     );
 }
+
+/// A read that fails in the middle of a file (a disk error, a network share that went away)
+/// ends the file with an error after every packet read before it.
+#[test]
+fn a_read_error_keeps_the_packets_before_it() {
+    /// Gives the first `ok` bytes, then fails.
+    struct Failing {
+        bytes: std::io::Cursor<Vec<u8>>,
+    }
+    impl std::io::Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.bytes.read(buf)? {
+                0 => Err(std::io::Error::other("input/output error")),
+                n => Ok(n),
+            }
+        }
+    }
+    let pcap = udp_flows(100);
+    let ok = 24 + 40 * (16 + 1042) + 500;
+    let reader = Failing {
+        bytes: std::io::Cursor::new(pcap[..ok].to_vec()),
+    };
+    let a = exaudit::analyse(
+        "failing",
+        Box::new(reader),
+        Default::default(),
+        Default::default(),
+    );
+    assert_eq!(a.stats.capture.packets, 40);
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+    match a.errors.as_slice() {
+        [e @ SourceError::Read { .. }] => {
+            assert_eq!(
+                exaudit::error_line(e),
+                format!(
+                    "failing: byte {}: read failed: input/output error",
+                    24 + 40 * 1058
+                )
+            );
+        }
+        e => panic!("{e:?}"),
+    }
+}
