@@ -146,6 +146,13 @@ pub struct AuditArgs {
           value_parser = clap::value_parser!(u32).range(0..=65_536))]
     pub payload_memory_mib: u32,
 
+    /// Largest zstd window accepted, in MiB: reading a .zst capture takes one window of memory
+    /// while the file is read (zstd's own default limit is 128, what `zstd --long` writes; 2048 is
+    /// the largest zstd makes)
+    #[arg(long, value_name = "MIB", default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(1..=2048))]
+    pub max_zstd_window_mib: u32,
+
     /// Verify IPv4, TCP and UDP checksums (packets with bad ones are ignored, as Zeek does)
     #[arg(long)]
     pub verify_checksums: bool,
@@ -217,6 +224,9 @@ impl AuditArgs {
             },
             decode,
             flow,
+            source: exaudit::source::SourceConfig {
+                max_zstd_window_bytes: u64::from(self.max_zstd_window_mib) << 20,
+            },
             expect: exaudit::expect::ExpectConfig {
                 max_entries: self.max_expectations as usize,
                 ..exaudit::expect::ExpectConfig::default()

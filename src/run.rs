@@ -10,7 +10,7 @@ use crate::expect::{ExpectConfig, Expectations, Learner};
 use crate::flow::{FlowConfig, FlowTable};
 use crate::report::{JsonReport, JsonlReport, Judgement, Report, Summary, TableReport};
 use crate::site::Site;
-use crate::source::Merged;
+use crate::source::{Merged, SourceConfig};
 use crate::stats::Stats;
 use crate::time::Timestamp;
 
@@ -29,6 +29,8 @@ pub struct Config {
     pub format: Format,
     pub decode: DecodeConfig,
     pub flow: FlowConfig,
+    /// Limits on reading the inputs (`--max-zstd-window-mib`).
+    pub source: SourceConfig,
     /// Bounds of the table of endpoints learned from endpoint-mapper answers and SDP.
     pub expect: ExpectConfig,
     /// Draw a progress bar on standard error.
@@ -51,6 +53,7 @@ impl Default for Config {
             format: Format::Jsonl,
             decode: DecodeConfig::default(),
             flow: FlowConfig::default(),
+            source: SourceConfig::default(),
             expect: ExpectConfig::default(),
             progress: false,
             color: false,
@@ -170,7 +173,7 @@ pub fn run_with(
     out: &mut dyn Write,
     diag: &mut dyn Write,
 ) -> Result<Outcome, InputError> {
-    let (src, open_errors) = Merged::open(&config.inputs);
+    let (src, open_errors) = Merged::open(&config.inputs, &config.source);
     run_source(config, rules, src, open_errors, out, diag)
 }
 
@@ -184,11 +187,14 @@ pub fn run_reader(
     out: &mut dyn Write,
     diag: &mut dyn Write,
 ) -> Result<Outcome, InputError> {
-    let (files, errors) =
-        match crate::source::CaptureFile::from_reader(std::path::Path::new(name), reader) {
-            Ok(f) => (vec![f], Vec::new()),
-            Err(e) => (Vec::new(), vec![e]),
-        };
+    let (files, errors) = match crate::source::CaptureFile::from_reader_with(
+        std::path::Path::new(name),
+        reader,
+        &config.source,
+    ) {
+        Ok(f) => (vec![f], Vec::new()),
+        Err(e) => (Vec::new(), vec![e]),
+    };
     run_source(config, rules, Merged::new(files), errors, out, diag)
 }
 

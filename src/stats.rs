@@ -47,6 +47,10 @@ counters! {
         records_over_snaplen,
         /// pcapng blocks skipped because exaudit has no use for them (statistics, names …).
         blocks_skipped,
+        /// pcapng blocks that carry no packet and describe no interface (statistics, name
+        /// resolution, decryption secrets, custom …) whose contents are malformed though their
+        /// length fields are right: skipped, and the rest of the file read.
+        blocks_malformed,
         /// Packets that arrived with an earlier timestamp than the previous packet of their file.
         timestamps_backwards,
     }

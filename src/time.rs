@@ -18,25 +18,51 @@ const NANOS_PER_SEC: u64 = 1_000_000_000;
 
 impl Timestamp {
     pub const ZERO: Timestamp = Timestamp { nanos: 0 };
+    /// The latest capture time: 2^63 - 1 ns, 2262-04-11T23:47:16.854775807Z, the limit of signed
+    /// 64-bit nanoseconds (Linux `ktime_t`, Go's `UnixNano`). Times read from a capture saturate
+    /// here, in order, and a timeout added to it (at most `u32::MAX` seconds, 136 years) still
+    /// fits below `u64::MAX`: a deadline stays later than the time it counts from, so packets of
+    /// one connection at this instant are not taken for the end of its idle timeout.
+    pub const MAX: Timestamp = Timestamp {
+        nanos: i64::MAX as u64,
+    };
 
     pub const fn from_nanos(nanos: u64) -> Self {
         Self { nanos }
     }
 
-    /// Seconds and a sub-second part in `units_per_sec` units (10^6 for µs, 10^9 for ns …).
-    /// Saturates instead of wrapping: a hostile file may claim any time.
+    /// Seconds and a sub-second part in `units_per_sec` units (10^6 for µs, 10^9 for ns …), as
+    /// a legacy pcap record holds them. Saturates at [`Timestamp::MAX`] instead of wrapping: a
+    /// hostile file may claim any time.
     pub fn from_parts(secs: u64, frac: u64, units_per_sec: u64) -> Self {
         let frac_nanos = if units_per_sec == 0 {
             0
         } else {
             // u128 keeps 2^-n resolutions (pcapng if_tsresol with the high bit) exact.
-            let n = u128::from(frac) * u128::from(NANOS_PER_SEC) / u128::from(units_per_sec);
-            u64::try_from(n).unwrap_or(u64::MAX)
+            u128::from(frac) * u128::from(NANOS_PER_SEC) / u128::from(units_per_sec)
         };
+        let nanos = u128::from(secs) * u128::from(NANOS_PER_SEC) + frac_nanos;
+        Self::clamped(i128::try_from(nanos).unwrap_or(i128::MAX))
+    }
+
+    /// A count of `units_per_sec` units since the epoch, plus `offset_secs` seconds, as a pcapng
+    /// packet's timestamp and its interface's `if_tsresol` and `if_tsoffset` give it (pcapng
+    /// §4.2, §4.3). Computed exactly, then clamped to 1970 .. [`Timestamp::MAX`]: a later raw
+    /// value never gives an earlier time, whatever the offset.
+    pub fn from_units(raw: u64, units_per_sec: u64, offset_secs: i64) -> Self {
+        let units = units_per_sec.max(1);
+        let (secs, frac) = (raw / units, raw % units);
+        // Below 10^9 ns: frac < units.
+        let frac_nanos = u128::from(frac) * u128::from(NANOS_PER_SEC) / u128::from(units);
+        // (2^64 + 2^63) × 10^9 stays far below i128::MAX (2^127).
+        let nanos = (i128::from(secs) + i128::from(offset_secs)) * i128::from(NANOS_PER_SEC)
+            + i128::try_from(frac_nanos).unwrap_or(0);
+        Self::clamped(nanos)
+    }
+
+    fn clamped(nanos: i128) -> Self {
         Self {
-            nanos: secs
-                .saturating_mul(NANOS_PER_SEC)
-                .saturating_add(frac_nanos),
+            nanos: u64::try_from(nanos.clamp(0, i128::from(Self::MAX.nanos))).unwrap_or(0),
         }
     }
 
@@ -185,7 +211,47 @@ mod tests {
             Timestamp::from_parts(1, 5_000, 1_000_000_000_000).nanos(),
             1_000_000_005
         );
-        assert_eq!(Timestamp::from_parts(u64::MAX, 1, 1).nanos(), u64::MAX);
+        assert_eq!(Timestamp::from_parts(u64::MAX, 1, 1), Timestamp::MAX);
+    }
+
+    #[test]
+    fn pcapng_times_are_exact_and_clamped_in_order() {
+        let ns = 1_000_000_000;
+        assert_eq!(
+            Timestamp::from_units(1_500_000_000, ns, 0).nanos(),
+            1_500_000_000
+        );
+        assert_eq!(
+            Timestamp::from_units(1_500_000, 1_000_000, 2).nanos(),
+            3_500_000_000
+        );
+        assert_eq!(Timestamp::from_units(3, 1 << 1, 0).nanos(), 1_500_000_000);
+        assert_eq!(Timestamp::from_units(5, 0, 0).nanos(), 5 * ns);
+        // Past the latest time: every later raw value gives the same instant.
+        assert_eq!(
+            Timestamp::from_units(u64::MAX, ns, i64::MAX),
+            Timestamp::MAX
+        );
+        assert_eq!(Timestamp::from_units(u64::MAX, 1, 0), Timestamp::MAX);
+        // Before 1970: the whole time clamps to zero, not only its seconds (0.9 s and 1.1 s
+        // minus 5 s are both zero, not 0.9 s and 0.1 s).
+        let early = |raw| Timestamp::from_units(raw, 10, -5);
+        assert_eq!((early(9), early(11)), (Timestamp::ZERO, Timestamp::ZERO));
+        assert_eq!(Timestamp::from_units(5, 1, i64::MIN), Timestamp::ZERO);
+        assert_eq!(Timestamp::from_units(u64::MAX, 1, i64::MIN), Timestamp::MAX);
+        // In order across the whole range.
+        let mut last = Timestamp::ZERO;
+        for raw in [0, 1, 1 << 40, 1 << 62, u64::MAX - 1, u64::MAX] {
+            for offset in [i64::MIN, -1, 0, 1, 1 << 33, i64::MAX] {
+                let _ = Timestamp::from_units(raw, 7, offset);
+            }
+            let t = Timestamp::from_units(raw, ns, 1 << 33);
+            assert!(t >= last);
+            last = t;
+        }
+        // A timeout counted from the latest time is still later than it.
+        let deadline = Timestamp::MAX.saturating_add(Duration::from_secs(u64::from(u32::MAX)));
+        assert!(deadline > Timestamp::MAX);
     }
 
     #[test]

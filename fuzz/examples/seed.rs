@@ -191,6 +191,7 @@ fn capture_seeds(dir: &Path) -> std::io::Result<()> {
         block,
         section_every,
         decoy_interface,
+        ..PcapngOptions::default()
     };
     let be_ng = ng(Endian::Big, true, NgBlock::Enhanced, 0, true);
     write(

@@ -5,19 +5,24 @@
 //!
 //! Blocks are framed by pcap-parser, a maintained streaming reader; this module adds what a
 //! hostile file needs on top: a record length is checked against the snaplen and a hard maximum
-//! before any buffer grows for it, and every failure names the file and the byte offset.
+//! before any buffer grows for it, and every failure names the file and the byte offset. A
+//! pcapng block that carries no packet and describes no interface (statistics, name resolution,
+//! decryption secrets …) is skipped and counted when its contents do not parse but its two
+//! length fields agree: where the next block starts is still known.
+//! Decompression is `compressed.rs`'s: when the input ends, this module asks how the stream
+//! ended and reports a damaged one once, after every whole record before the damage was lent.
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
 
-use super::{LinkType, RawPacket, SourceError, SourceWarning};
+use super::compressed::{End, GZIP_MAGIC, Gzip, Input, Plain, Shared, Zstd, is_zstd};
+use super::{LinkType, RawPacket, SourceConfig, SourceError, SourceWarning};
 use crate::stats::CaptureStats;
 use crate::time::Timestamp;
 
@@ -31,7 +36,10 @@ const MAX_PCAPNG_BLOCK_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_INTERFACES: usize = 65_536;
 /// pcapng block types (pcapng specification, section 11.1).
 const SHB_TYPE: u32 = 0x0A0D_0D0A;
+const IDB_TYPE: u32 = 0x0000_0001;
 const OBSOLETE_PACKET_TYPE: u32 = 0x0000_0002;
+const SPB_TYPE: u32 = 0x0000_0003;
+const EPB_TYPE: u32 = 0x0000_0006;
 
 #[derive(Clone, Copy, Debug)]
 struct Interface {
@@ -61,7 +69,8 @@ pub struct CaptureFile {
     path: PathBuf,
     reader: Box<dyn PcapReaderIterator + Send>,
     format: Format,
-    io_error: Arc<Mutex<Option<io::Error>>>,
+    /// How the (decompressed) byte stream ended, told by the reader under pcap-parser.
+    stream: Shared,
     /// The current packet's bytes; reused, so it only grows to the largest packet.
     buf: Vec<u8>,
     ts: Timestamp,
@@ -78,74 +87,24 @@ pub struct CaptureFile {
     unsupported: BTreeMap<u32, u64>,
 }
 
-/// Keeps the I/O error that pcap-parser reduces to `ReadError`, so the message can say why.
-struct KeepError<R> {
-    inner: R,
-    slot: Arc<Mutex<Option<io::Error>>>,
-}
+/// Fills a read buffer as far as the stream allows: pcap-parser reads the file header with one
+/// call, and a short read from a pipe or a decompressor would make a valid file look unrecognised.
+/// The streams below never fail (they record what went wrong in their [`Shared`] slot).
+struct Filled<R>(R);
 
-impl<R: Read> Read for KeepError<R> {
-    /// Fills `buf` as far as the input allows: pcap-parser reads the file header with one call,
-    /// and a short read from a pipe or a decompressor would make a valid file look unrecognised.
+impl<R: Read> Read for Filled<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut filled = 0;
         while let Some(space) = buf.get_mut(filled..).filter(|s| !s.is_empty()) {
-            match self.inner.read(space) {
+            match self.0.read(space) {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    if filled > 0 {
-                        break;
-                    }
-                    // Only on a failed read, never per packet.
-                    if let Ok(mut slot) = self.slot.lock() {
-                        *slot = Some(io::Error::new(e.kind(), e.to_string()));
-                    }
-                    return Err(e);
-                }
+                Err(e) if filled == 0 => return Err(e),
+                Err(_) => break,
             }
         }
         Ok(filled)
-    }
-}
-
-/// A zstd stream of one or more frames (`zstd -T`, `pzstd` and concatenated files write several;
-/// ruzstd's decoder reads one). Window sizes are bounded by ruzstd's default limit (128 MiB).
-struct ZstdFrames<R: BufRead> {
-    dec: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,
-}
-
-impl<R: BufRead> ZstdFrames<R> {
-    fn new(r: R) -> Result<Self, ruzstd::decoding::errors::FrameDecoderError> {
-        Ok(Self {
-            dec: Some(ruzstd::decoding::StreamingDecoder::new(r)?),
-        })
-    }
-}
-
-impl<R: BufRead> Read for ZstdFrames<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let Some(dec) = self.dec.as_mut() else {
-                return Ok(0);
-            };
-            let n = dec.read(buf)?;
-            if n > 0 || buf.is_empty() {
-                return Ok(n);
-            }
-            // This frame is done; another may follow.
-            let Some(dec) = self.dec.take() else {
-                return Ok(0);
-            };
-            let mut inner = dec.into_inner();
-            if inner.fill_buf()?.is_empty() {
-                return Ok(0);
-            }
-            let next = ruzstd::decoding::StreamingDecoder::new(inner)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-            self.dec = Some(next);
-        }
     }
 }
 
@@ -153,78 +112,124 @@ fn first_bytes_hex(b: &[u8]) -> String {
     b.iter().take(4).map(|x| format!("{x:02x}")).collect()
 }
 
+/// The file at `path`, or standard input for `-`.
+fn open_raw(path: &Path) -> Result<Box<dyn Read + Send>, SourceError> {
+    Ok(if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        let meta = std::fs::metadata(path).map_err(|source| SourceError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        if meta.is_dir() {
+            return Err(SourceError::IsDirectory {
+                path: path.to_owned(),
+            });
+        }
+        Box::new(File::open(path).map_err(|source| SourceError::Open {
+            path: path.to_owned(),
+            source,
+        })?)
+    })
+}
+
 impl CaptureFile {
     /// Opens `path` (`-` is standard input), undoes gzip or zstd compression, reads the file header.
     pub fn open(path: &Path) -> Result<Self, SourceError> {
-        let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-            Box::new(io::stdin())
-        } else {
-            let meta = std::fs::metadata(path).map_err(|source| SourceError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-            if meta.is_dir() {
-                return Err(SourceError::IsDirectory {
-                    path: path.to_owned(),
-                });
-            }
-            Box::new(File::open(path).map_err(|source| SourceError::Open {
-                path: path.to_owned(),
-                source,
-            })?)
-        };
-        Self::from_reader(path, raw)
+        Self::open_with(path, &SourceConfig::default())
+    }
+
+    /// [`CaptureFile::open`] with the limits of `config`.
+    pub fn open_with(path: &Path, config: &SourceConfig) -> Result<Self, SourceError> {
+        Self::from_reader_with(path, open_raw(path)?, config)
+    }
+
+    /// Opens `path` only to find the time of its first packet, and closes it again. A zstd
+    /// stream is decoded only a few MiB for this, not a whole window. `None` if no packet came
+    /// out of that part (the file is then best read the ordinary way, which tells why).
+    pub(crate) fn first_packet_time(
+        path: &Path,
+        config: &SourceConfig,
+    ) -> Result<Option<Timestamp>, SourceError> {
+        let mut f = Self::start(path, open_raw(path)?, config, true)?;
+        // Counted when the file is read for good, not now.
+        let mut scratch = CaptureStats::default();
+        Ok(match f.advance(&mut scratch) {
+            Ok(true) => Some(f.ts),
+            _ => None,
+        })
     }
 
     /// Reads a capture from any byte stream (`path` only names it in messages).
     pub fn from_reader(path: &Path, raw: Box<dyn Read + Send>) -> Result<Self, SourceError> {
-        let mut buffered = BufReader::with_capacity(1 << 16, raw);
-        let head = buffered.fill_buf().map_err(|source| SourceError::Read {
-            path: path.to_owned(),
-            offset: 0,
-            source,
-        })?;
+        Self::from_reader_with(path, raw, &SourceConfig::default())
+    }
+
+    /// [`CaptureFile::from_reader`] with the limits of `config`.
+    pub fn from_reader_with(
+        path: &Path,
+        raw: Box<dyn Read + Send>,
+        config: &SourceConfig,
+    ) -> Result<Self, SourceError> {
+        Self::start(path, raw, config, false)
+    }
+
+    /// Recognises the compression, then the capture format, and reads the file header. With
+    /// `peek`, a zstd stream decodes only what the first packet needs.
+    fn start(
+        path: &Path,
+        raw: Box<dyn Read + Send>,
+        config: &SourceConfig,
+        peek: bool,
+    ) -> Result<Self, SourceError> {
+        let stream = Shared::default();
+        let mut input = Input::new(raw, stream.clone());
+        let head = input.fill_buf().unwrap_or(&[]);
         let head_len = head.len();
         let head_hex = first_bytes_hex(head);
-        let compressed = matches!(head, [0x1f, 0x8b, ..] | [0x28, 0xb5, 0x2f, 0xfd, ..]);
-        let decompressed: Box<dyn Read + Send> = match head {
-            [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(buffered)),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => {
-                Box::new(ZstdFrames::new(buffered).map_err(|e| SourceError::Corrupt {
-                    path: path.to_owned(),
-                    offset: 0,
-                    what: format!("not a readable zstd stream ({e})"),
-                })?)
-            }
-            _ => Box::new(buffered),
+        let magic = head.first_chunk::<4>().copied();
+        let compressed = head.starts_with(&GZIP_MAGIC) || magic.is_some_and(is_zstd);
+        if head_len == 0
+            && let Some(End::Io(source)) = stream.take().end
+        {
+            return Err(SourceError::Read {
+                path: path.to_owned(),
+                offset: 0,
+                source,
+            });
+        }
+        let decompressed: Box<dyn Read + Send> = if head.starts_with(&GZIP_MAGIC) {
+            Box::new(Gzip::new(input))
+        } else if magic.is_some_and(is_zstd) {
+            Box::new(Zstd::new(input, config.max_zstd_window_bytes, peek))
+        } else {
+            Box::new(Plain(input))
         };
-        let io_error = Arc::new(Mutex::new(None));
-        let keep = KeepError {
-            inner: decompressed,
-            slot: Arc::clone(&io_error),
-        };
-        let mut reader = match create_reader(INITIAL_BUFFER_BYTES, keep) {
+        let mut reader = match create_reader(INITIAL_BUFFER_BYTES, Filled(decompressed)) {
             Ok(r) => r,
             Err(e) => {
-                let io = io_error.lock().ok().and_then(|mut s| s.take());
-                return Err(match (e, io) {
-                    (_, Some(source)) => SourceError::Read {
+                return Err(match (e, stream.take().end) {
+                    (_, Some(End::Io(source))) => SourceError::Read {
                         path: path.to_owned(),
                         offset: 0,
                         source,
                     },
-                    (PcapError::Eof, None) => SourceError::Empty {
+                    (_, Some(End::Damaged(damage))) => SourceError::Compressed {
+                        path: path.to_owned(),
+                        damage,
+                    },
+                    (PcapError::Eof, _) => SourceError::Empty {
                         path: path.to_owned(),
                     },
-                    (PcapError::Incomplete(_), None) => SourceError::TruncatedHeader {
+                    (PcapError::Incomplete(_), _) => SourceError::TruncatedHeader {
                         path: path.to_owned(),
                         len: if compressed { 0 } else { head_len },
                     },
-                    (_, None) if head_len < 4 && !compressed => SourceError::TruncatedHeader {
+                    (_, _) if head_len < 4 && !compressed => SourceError::TruncatedHeader {
                         path: path.to_owned(),
                         len: head_len,
                     },
-                    (_, None) => SourceError::BadMagic {
+                    (_, _) => SourceError::BadMagic {
                         path: path.to_owned(),
                         magic: head_hex,
                     },
@@ -280,7 +285,7 @@ impl CaptureFile {
             path: path.to_owned(),
             reader,
             format,
-            io_error,
+            stream,
             buf: Vec::new(),
             ts: Timestamp::ZERO,
             link: LinkType::ETHERNET,
@@ -378,12 +383,17 @@ impl CaptureFile {
                 Err(PcapError::HeaderNotRecognized) => {
                     Step::Corrupt("block header not recognised".to_owned())
                 }
-                Err(PcapError::NomError(_, kind)) => {
-                    Step::Corrupt(format!("malformed block ({})", kind.description()))
+                Err(PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind)) => {
+                    Step::Malformed(Some(kind))
                 }
-                Err(PcapError::OwnedNomError(_, kind)) => {
-                    Step::Corrupt(format!("malformed block ({})", kind.description()))
+            };
+            // pcap-parser wants more bytes for a block that is whole in the buffer: its
+            // contents overrun its own length.
+            let step = match step {
+                Step::Refill | Step::Grow | Step::CutAtEnd if self.pending_is_whole() => {
+                    Step::Malformed(None)
                 }
+                s => s,
             };
             match step {
                 Step::Block(offset, loaded) => {
@@ -433,30 +443,23 @@ impl CaptureFile {
                         }
                     }
                 }
-                Step::Eof => {
-                    self.done = true;
-                    return Ok(false);
-                }
+                Step::Eof => return self.end_of_stream(false),
                 Step::Refill => self.refill()?,
-                Step::CutAtEnd => {
-                    self.done = true;
-                    if self.pending_is_whole() {
-                        return Err(self.corrupt(
-                            "malformed block (its contents overrun its own length)".to_owned(),
-                        ));
+                Step::CutAtEnd => return self.end_of_stream(true),
+                Step::Malformed(what) => match self.skippable_block_len() {
+                    Some(len) => {
+                        self.reader.consume(len);
+                        stats.blocks_malformed += 1;
                     }
-                    self.warnings.push(SourceWarning::LastRecordCut {
-                        path: self.path.clone(),
-                        packets: self.packets,
-                    });
-                    return Ok(false);
-                }
+                    None => {
+                        let what = match &what {
+                            Some(k) => k.description(),
+                            None => "its contents overrun its own length",
+                        };
+                        return Err(self.corrupt(format!("malformed block ({what})")));
+                    }
+                },
                 Step::Grow => {
-                    if self.pending_is_whole() {
-                        return Err(self.corrupt(
-                            "malformed block (its contents overrun its own length)".to_owned(),
-                        ));
-                    }
                     let need = self.pending_length().unwrap_or(0);
                     let want = usize::try_from(need)
                         .unwrap_or(usize::MAX)
@@ -474,6 +477,50 @@ impl CaptureFile {
         }
     }
 
+    /// The input ended (`cut`: inside a record). How the byte stream under the reader ended
+    /// decides what the user is told: a compressed stream that was cut or damaged explains a
+    /// cut last record, so only the stream's problem is reported.
+    fn end_of_stream(&mut self, cut: bool) -> Result<bool, SourceError> {
+        self.done = true;
+        let end = self.stream.take();
+        if let Some(damage) = end.damage {
+            self.warnings.push(SourceWarning::Compressed {
+                path: self.path.clone(),
+                damage,
+                packets: self.packets,
+            });
+        }
+        match end.end {
+            None => {
+                if cut {
+                    self.warnings.push(SourceWarning::LastRecordCut {
+                        path: self.path.clone(),
+                        packets: self.packets,
+                    });
+                }
+                Ok(false)
+            }
+            Some(End::PeekDone) => Ok(false),
+            Some(End::Io(source)) => Err(SourceError::Read {
+                path: self.path.clone(),
+                offset: self.bytes_consumed(),
+                source,
+            }),
+            Some(End::Damaged(damage)) if damage.is_warning() => {
+                self.warnings.push(SourceWarning::Compressed {
+                    path: self.path.clone(),
+                    damage,
+                    packets: self.packets,
+                });
+                Ok(false)
+            }
+            Some(End::Damaged(damage)) => Err(SourceError::Compressed {
+                path: self.path.clone(),
+                damage,
+            }),
+        }
+    }
+
     fn refill(&mut self) -> Result<(), SourceError> {
         if self.reader.refill().is_err() {
             return Err(self.read_error());
@@ -481,13 +528,12 @@ impl CaptureFile {
         Ok(())
     }
 
+    /// pcap-parser could not read: the streams under it never fail, so this is not expected.
     fn read_error(&self) -> SourceError {
-        let source = self
-            .io_error
-            .lock()
-            .ok()
-            .and_then(|mut s| s.take())
-            .unwrap_or_else(|| io::Error::other("read failed"));
+        let source = match self.stream.take().end {
+            Some(End::Io(e)) => e,
+            _ => io::Error::other("read failed"),
+        };
         SourceError::Read {
             path: self.path.clone(),
             offset: self.bytes_consumed(),
@@ -525,6 +571,36 @@ impl CaptureFile {
                 }))
             }
         }
+    }
+
+    /// The length of the pending pcapng block if it may be skipped when its contents are
+    /// malformed: it carries no packet and describes neither the section nor an interface
+    /// (interface statistics, name resolution, decryption secrets, custom blocks …), it is whole
+    /// in the buffer, and its two length fields agree (pcapng §3.1), so the next block starts
+    /// where they say.
+    fn skippable_block_len(&self) -> Option<usize> {
+        let Format::Ng { big_endian, .. } = &self.format else {
+            return None;
+        };
+        let data = self.reader.data();
+        let u32_at = |at: usize| -> Option<u32> {
+            let b: [u8; 4] = data.get(at..at.checked_add(4)?)?.try_into().ok()?;
+            Some(if *big_endian {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            })
+        };
+        let ty = u32_at(0)?;
+        if matches!(
+            ty,
+            SHB_TYPE | IDB_TYPE | OBSOLETE_PACKET_TYPE | SPB_TYPE | EPB_TYPE
+        ) {
+            return None;
+        }
+        let len = u32_at(4)?;
+        let end = usize::try_from(len).ok()?;
+        (len >= 12 && len % 4 == 0 && u32_at(end.checked_sub(4)?)? == len).then_some(end)
     }
 
     /// Whether the pending record is entirely in the buffer (so "incomplete" means corrupt).
@@ -582,6 +658,9 @@ enum Step {
     Grow,
     ReadFailed,
     Corrupt(String),
+    /// A whole block that does not parse: what nom said, or `None` when its contents overrun
+    /// its own length.
+    Malformed(Option<pcap_parser::nom::error::ErrorKind>),
 }
 
 struct Meta {
@@ -751,12 +830,9 @@ fn ng_packet(
         // Counted and warned about once; the packet itself cannot be decoded.
         *unsupported.entry(iface.link.0).or_insert(0) += 1;
     }
-    let units = iface.units_per_sec.max(1);
-    let secs = raw_ts / units;
-    let secs = secs.saturating_add_signed(iface.offset_secs);
     copy_into(buf, data);
     Ok(Loaded::Packet(Meta {
-        ts: Timestamp::from_parts(secs, raw_ts % units, units),
+        ts: Timestamp::from_units(raw_ts, iface.units_per_sec, iface.offset_secs),
         link: iface.link,
         orig_len,
         snaplen: iface.snaplen,

@@ -40,6 +40,8 @@ pub struct PcapngOptions {
     pub section_every: usize,
     /// Write an unused interface description before the real ones (ids then start at 1).
     pub decoy_interface: bool,
+    /// `if_tsoffset` of every interface, in seconds (0: no option).
+    pub ts_offset_secs: i64,
 }
 
 struct W {
@@ -131,7 +133,7 @@ fn section(w: &mut W) {
     });
 }
 
-fn interface(w: &mut W, link: LinkType, snaplen: u32, nanos: bool) {
+fn interface(w: &mut W, link: LinkType, snaplen: u32, nanos: bool, offset_secs: i64) {
     block(w, 1, |w| {
         w.u16(u16::try_from(link.0).unwrap_or(u16::MAX));
         w.u16(0);
@@ -140,6 +142,16 @@ fn interface(w: &mut W, link: LinkType, snaplen: u32, nanos: bool) {
             w.u16(9); // if_tsresol
             w.u16(1);
             w.bytes(&[9, 0, 0, 0]);
+        }
+        if offset_secs != 0 {
+            w.u16(14); // if_tsoffset: a signed 64-bit number of seconds
+            w.u16(8);
+            let b = if w.be {
+                offset_secs.to_be_bytes()
+            } else {
+                offset_secs.to_le_bytes()
+            };
+            w.bytes(&b);
         }
         w.u16(0); // opt_endofopt
         w.u16(0);
@@ -157,7 +169,7 @@ pub fn pcapng(frames: &[Frame], o: &PcapngOptions, snaplen: u32) -> Vec<u8> {
         section(w);
         links.clear();
         if o.decoy_interface {
-            interface(w, LinkType(147), 100, false);
+            interface(w, LinkType(147), 100, false, 0);
             links.push(LinkType(u32::MAX));
         }
     };
@@ -169,7 +181,7 @@ pub fn pcapng(frames: &[Frame], o: &PcapngOptions, snaplen: u32) -> Vec<u8> {
         let if_id = match links.iter().position(|l| *l == f.link) {
             Some(p) => p,
             None => {
-                interface(&mut w, f.link, snaplen, o.nanos);
+                interface(&mut w, f.link, snaplen, o.nanos, o.ts_offset_secs);
                 links.push(f.link);
                 links.len() - 1
             }

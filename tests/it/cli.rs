@@ -345,6 +345,212 @@ fn standard_input_read_option_and_compression() {
     assert_eq!(flows_in(&stdout(&o)), 1);
 }
 
+/// A damaged compressed capture: every packet that decompressed is analysed, then one warning
+/// line, and the exit status is that of an intact file (as for an uncompressed file whose last
+/// record is cut). Zero padding after the stream is read without a word. Damage that leaves data
+/// unread, or a file that decompresses to less than a capture header, is an error: exit 2.
+#[test]
+fn damaged_compressed_captures_keep_their_packets() {
+    use ruzstd::encoding::{CompressionLevel, compress_to_vec};
+    let bytes = smtp_capture();
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(&bytes).unwrap();
+    let gz = e.finish().unwrap();
+    let zst = compress_to_vec(&bytes[..], CompressionLevel::Fastest);
+    let (n, z) = (gz.len(), zst.len());
+    let flip = |mut v: Vec<u8>, at: usize| {
+        v[at] ^= 1;
+        v
+    };
+    let mut pzstd = 0x184D_2A50u32.to_le_bytes().to_vec();
+    pzstd.extend(4u32.to_le_bytes());
+    pzstd.extend(u32::try_from(z).unwrap().to_le_bytes());
+    pzstd.extend(&zst);
+    let cases: [(&str, Vec<u8>, Option<String>); 9] = [
+        ("intact.pcap.gz", gz.clone(), None),
+        ("padded.pcap.gz", [gz.clone(), vec![0; 100]].concat(), None),
+        (
+            "cut.pcap.gz",
+            gz[..n - 4].to_vec(),
+            Some("compressed stream ends early (gzip trailer missing)".into()),
+        ),
+        (
+            "crc.pcap.gz",
+            flip(gz.clone(), n - 8),
+            Some("gzip CRC-32 does not match the decompressed data (the file is damaged)".into()),
+        ),
+        (
+            "trailing.pcap.gz",
+            [gz.clone(), b"garbage".to_vec()].concat(),
+            Some(format!(
+                "data after the end of the gzip stream at byte {n} ignored \
+                 (neither a gzip member nor zero padding)"
+            )),
+        ),
+        ("intact.pcap.zst", zst.clone(), None),
+        ("pzstd.pcap.zst", pzstd, None),
+        (
+            "cut.pcap.zst",
+            zst[..z - 2].to_vec(),
+            Some("compressed stream ends early (zstd checksum missing)".into()),
+        ),
+        (
+            "checksum.pcap.zst",
+            flip(zst.clone(), z - 1),
+            Some(
+                "zstd content checksum does not match the decompressed data (the file is damaged)"
+                    .into(),
+            ),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content, warning) in cases {
+        let f = write(dir.path(), name, &content);
+        let o = exaudit(&["audit", "-F", "jsonl", f.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        let want = match warning {
+            Some(w) => format!("exaudit: warning: {}: {w}; 8 packets read\n", f.display()),
+            None => String::new(),
+        };
+        assert_eq!(stderr(&o), want, "{name}");
+        assert_eq!(flows_in(&stdout(&o)), 1, "{name}");
+        assert!(stdout(&o).contains("\"packets\":8,"), "{name}");
+    }
+    // Nothing decompressed, not even the capture header.
+    let f = write(dir.path(), "stub.pcap.gz", &gz[..15]);
+    let o = exaudit(&["audit", "-F", "jsonl", f.to_str().unwrap()]);
+    assert_one_line_error(
+        &o,
+        &f,
+        "compressed stream ends early (deflate data cut short)",
+    );
+    // A second member that does not inflate: the first member's packets, then an error.
+    let mut bad = [gz.clone(), gz.clone()].concat();
+    bad[n + 10] |= 0b110;
+    let f = write(dir.path(), "bad.pcap.gz", &bad);
+    let o = exaudit(&["audit", "-F", "jsonl", f.to_str().unwrap()]);
+    assert_one_line_error(
+        &o,
+        &f,
+        &format!("gzip member at byte {n}: invalid deflate data"),
+    );
+    assert!(stdout(&o).contains("\"packets\":8,"), "{}", stdout(&o));
+}
+
+/// A zstd frame holding `data` (at most 128 KiB) in one raw block, declaring the window
+/// `2^(10 + exponent)` bytes (RFC 8878 §3.1.1.1.2: Window_Descriptor, mantissa 0).
+fn zstd_with_window(data: &[u8], exponent: u8) -> Vec<u8> {
+    let mut f = 0xFD2F_B528u32.to_le_bytes().to_vec();
+    // Frame_Header_Descriptor 0: no content size, a window descriptor, no checksum, no dictionary.
+    f.extend([0, exponent << 3]);
+    let header = (u32::try_from(data.len()).unwrap() << 3) | 1;
+    f.extend(&header.to_le_bytes()[..3]);
+    f.extend(data);
+    f
+}
+
+/// The zstd window (the memory a decoder holds while it reads the file) is bounded by
+/// `--max-zstd-window-mib`, 128 MiB by default as in zstd(1).
+#[test]
+fn zstd_window_is_bounded_by_an_option() {
+    let bytes = smtp_capture();
+    let dir = tempfile::tempdir().unwrap();
+    let w2 = write(dir.path(), "w2mib.pcap.zst", &zstd_with_window(&bytes, 11));
+    let w256 = write(
+        dir.path(),
+        "w256mib.pcap.zst",
+        &zstd_with_window(&bytes, 18),
+    );
+    let run = |extra: &[&str], f: &Path| {
+        let mut args = vec!["audit", "-F", "jsonl"];
+        args.extend(extra);
+        args.push(f.to_str().unwrap());
+        exaudit(&args)
+    };
+    // Within the limit: read as any capture.
+    for (extra, f) in [
+        (&[][..], &w2),
+        (&["--max-zstd-window-mib", "256"][..], &w256),
+    ] {
+        let o = run(extra, f);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+        assert_eq!(flows_in(&stdout(&o)), 1);
+    }
+    // Above it: one line naming the file, the window, the limit and the option.
+    let o = run(&[], &w256);
+    assert_one_line_error(
+        &o,
+        &w256,
+        "zstd frame at byte 0 needs a window of 256 MiB, above the limit of 128 MiB \
+         (raise it with --max-zstd-window-mib)",
+    );
+    let o = run(&["--max-zstd-window-mib", "1"], &w2);
+    assert_one_line_error(
+        &o,
+        &w2,
+        "zstd frame at byte 0 needs a window of 2 MiB, above the limit of 1 MiB \
+         (raise it with --max-zstd-window-mib)",
+    );
+    for bad in ["0", "2049"] {
+        let o = run(&["--max-zstd-window-mib", bad], &w2);
+        assert_eq!(o.status.code(), Some(2));
+    }
+}
+
+/// A malformed decryption secrets block is skipped and counted in the summary; nothing of the
+/// secrets it holds, nor of a well-formed one, reaches the report or standard error.
+#[test]
+fn decryption_secrets_are_skipped_and_never_shown() {
+    let mut cap = Capture::new();
+    cap.tcp(addr("10.1.0.50:49200"), addr("10.1.0.10:25"))
+        .handshake()
+        .close();
+    let ng = cap.to_pcapng();
+    // pcapng §4.7: secrets type "TLSK", a length, the secrets (here running past the block in
+    // the first one), then the block's trailing length.
+    let dsb = |len: u32, secrets: &[u8]| {
+        let total = u32::try_from(20 + secrets.len().div_ceil(4) * 4).unwrap();
+        let mut b = 10u32.to_le_bytes().to_vec();
+        b.extend(total.to_le_bytes());
+        b.extend(0x544c_534bu32.to_le_bytes());
+        b.extend(len.to_le_bytes());
+        b.extend(secrets);
+        b.resize(total as usize - 4, 0);
+        b.extend(total.to_le_bytes());
+        b
+    };
+    let secret = b"CLIENT_RANDOM 00112233 44556677\n";
+    // After the section header and the interface description.
+    let block_len = |at: usize| u32::from_le_bytes(ng[at + 4..at + 8].try_into().unwrap()) as usize;
+    let shb_idb = block_len(0) + block_len(block_len(0));
+    let file = [
+        &ng[..shb_idb],
+        &dsb(4000, secret)[..],
+        &dsb(u32::try_from(secret.len()).unwrap(), secret),
+        &ng[shb_idb..],
+    ]
+    .concat();
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "secrets.pcapng", &file);
+    for format in ["jsonl", "table"] {
+        let o = exaudit(&["audit", "-F", format, f.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+        let out = stdout(&o);
+        assert!(!out.contains("CLIENT_RANDOM") && !out.contains("00112233"));
+        if format == "jsonl" {
+            assert_eq!(flows_in(&out), 1);
+            assert!(
+                out.contains("\"blocks_skipped\":1,\"blocks_malformed\":1,"),
+                "{out}"
+            );
+        } else {
+            assert!(out.contains("blocks malformed"), "{out}");
+        }
+    }
+}
+
 /// Two files are merged in timestamp order: their flows interleave as the packets did.
 #[test]
 fn several_files_merge_in_time_order() {
