@@ -137,7 +137,7 @@ pub enum SourceError {
     },
     /// The compressed stream is damaged where nothing after it can be read, or before the
     /// capture header.
-    #[error("{}: {damage}", .path.display())]
+    #[error("{}: {damage}", crate::text::path(.path))]
     Compressed { path: PathBuf, damage: Damage },
 }
 
@@ -349,7 +349,11 @@ impl std::fmt::Display for SourceWarning {
                 path,
                 damage,
                 packets,
-            } => write!(f, "{}: {damage}; {packets} packets read", path.display()),
+            } => write!(
+                f,
+                "{}: {damage}; {packets} packets read",
+                crate::text::path(path)
+            ),
         }
     }
 }
