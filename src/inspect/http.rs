@@ -311,11 +311,11 @@ fn credentials(value: &[u8], ev: &mut Evidence) -> Credentials {
     let mut buf = [0u8; super::line::MAX_BLOB];
     let mut ntlm = None;
     let seen = if is(b"Basic") {
-        // RFC 7617: base64 of user-id ":" password. The user name is kept, nothing after the
-        // first colon.
+        // RFC 7617 §2: base64 of user-id ":" password, and a user-id holds no colon. The user
+        // name is what comes before the first colon; without a colon the value is not a
+        // user-pass, and may be the password alone: it names nobody.
         let mut a = AuthSeen::new(Mechanism::Basic);
-        if let Some(d) = b64(rest, &mut buf) {
-            let user = d.split(|&b| b == b':').next().unwrap_or(&[]);
+        if let Some((user, _)) = b64(rest, &mut buf).and_then(|d| split_once(d, b':')) {
             a.user = Some(user).filter(|u| !u.is_empty()).map(wire_text);
         }
         a.clear_credentials = true;
@@ -350,6 +350,13 @@ fn credentials(value: &[u8], ev: &mut Evidence) -> Credentials {
         AuthSeen::new(Mechanism::Other)
     };
     Credentials { seen, ntlm }
+}
+
+/// `s` split at the first `sep`, which is in neither part.
+fn split_once(s: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
+    let at = s.iter().position(|&b| b == sep)?;
+    let (head, tail) = s.split_at(at);
+    Some((head, tail.get(1..).unwrap_or(&[])))
 }
 
 /// The path of a request target (RFC 9112 §3.2), without query or fragment, and the host of an
@@ -796,6 +803,27 @@ mod tests {
         assert_eq!(r.host.as_deref(), Some("proxy.example"));
         assert_eq!(r.uri.as_deref(), Some("/owa/x"));
         assert!(!render(&ev).contains("Url-Pw"));
+    }
+
+    #[test]
+    fn basic_without_a_colon_names_nobody_and_is_clear() {
+        let value = |d: &[u8]| {
+            format!(
+                "GET /ews/ HTTP/1.1\r\nAuthorization: Basic {}\r\n\r\n",
+                b64(d)
+            )
+        };
+        let ev = run(value(b"B4sic-N0-C0lon").as_bytes(), b"").unwrap();
+        let a = &ev.auth[0];
+        assert_eq!(a.mechanism, Mechanism::Basic);
+        assert_eq!(a.user, None);
+        assert!(a.clear_credentials);
+        assert_no_secret(&render(&ev), "ivy", "B4sic-N0-C0lon");
+        // The near miss: the colon separates the user.
+        let ev = run(value(b"ivy:B4sic-N0-C0lon").as_bytes(), b"").unwrap();
+        assert_eq!(ev.auth[0].user.as_deref(), Some("ivy"));
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "ivy", "B4sic-N0-C0lon");
     }
 
     #[test]
