@@ -7,13 +7,13 @@
 //! what matters is staying in step across keep-alive requests on a prefix that may stop
 //! anywhere, which needs the message framing (Content-Length, chunked) more than a header
 //! parser. A query string is never kept (it can carry tokens), nor any credential: only the
-//! user name of a Basic or Digest header.
+//! user name of a Basic or Digest header, or of the user information in a request URL.
 
 #![deny(clippy::indexing_slicing)]
 
 use serde::Serialize;
 
-use super::line::{Lines, b64, param, push_capped, starts_ci, trim, word};
+use super::line::{Lines, b64, param, push_capped, trim, word};
 use super::{AuthSeen, Detail, Evidence, Input, Mechanism, Outcome, Protection, Service};
 use super::{Upgrade, auth, wire_text};
 
@@ -28,7 +28,6 @@ const MAX_SCHEMES: usize = 8;
 const MAX_METHOD: usize = 16;
 /// Most chunks followed in one chunked body.
 const MAX_CHUNKS: usize = 256;
-
 /// Methods that start a request (RFC 9110 §9, WebDAV RFC 4918, Outlook Anywhere MS-RPCH).
 const METHODS: &[&[u8]] = &[
     b"GET",
@@ -359,41 +358,192 @@ fn split_once(s: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
     Some((head, tail.get(1..).unwrap_or(&[])))
 }
 
-/// The path of a request target (RFC 9112 §3.2), without query or fragment, and the host of an
-/// absolute-form target without its user information.
-fn target_parts(target: &[u8]) -> (&[u8], Option<&[u8]>) {
+/// What a request target (RFC 9112 §3.2) says, without what must not be kept.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Target<'a> {
+    /// The path without query or fragment; the whole `host:port` of a CONNECT. `None` when the
+    /// target cannot be read well enough to know which part is which.
+    path: Option<&'a [u8]>,
+    /// The host (and port) of an absolute-form or authority-form target.
+    host: Option<&'a [u8]>,
+    /// The target carried user information (RFC 3986 §3.2.1), or may have.
+    userinfo: Option<UserInfo<'a>>,
+}
+
+/// User information in a URL (RFC 3986 §3.2.1: `userinfo = *( unreserved / pct-encoded /
+/// sub-delims / ":" )`, before an `@`), whose "user:password" form the RFC deprecates because it
+/// puts a password in the clear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct UserInfo<'a> {
+    /// The part before the first colon, still percent-encoded; `None` without a colon, where
+    /// the whole may be a token.
+    user: Option<&'a [u8]>,
+}
+
+impl<'a> UserInfo<'a> {
+    /// Splits an authority (`[userinfo "@"] host [":" port]`) at its last `@`: a client that does
+    /// not percent-encode an `@` in the user name or the password puts more than one there, and
+    /// the host is after the last. `None` for the user information when there is no `@`.
+    fn split(authority: &'a [u8]) -> (Option<UserInfo<'a>>, &'a [u8]) {
+        match authority.iter().rposition(|&b| b == b'@') {
+            Some(at) => {
+                let (info, host) = authority.split_at(at);
+                let user = split_once(info, b':').map(|(u, _)| u);
+                (Some(UserInfo { user }), host.get(1..).unwrap_or(&[]))
+            }
+            None => (None, authority),
+        }
+    }
+
+    /// What crossing it means: a clear-text credential, with the user named when there was a
+    /// colon to tell the user from the password.
+    fn seen(self) -> AuthSeen {
+        let mut a = AuthSeen::new(Mechanism::UrlUserinfo);
+        a.clear_credentials = true;
+        a.user = self
+            .user
+            .filter(|u| !u.is_empty())
+            .map(|u| wire_text(&percent_decode(u)));
+        a
+    }
+}
+
+/// Whether `hostport` is `host [":" port]` as RFC 3986 §3.2.2–3.2.3 write it: an IP literal in
+/// brackets or a reg-name, then digits. A password cut short by an unencoded `/`, `?` or `#`
+/// leaves something else here.
+fn is_host_port(hostport: &[u8]) -> bool {
+    let (host, port) = if hostport.first() == Some(&b'[') {
+        match hostport.iter().position(|&b| b == b']') {
+            Some(close) => {
+                let (h, p) = hostport.split_at(close + 1);
+                (h, p)
+            }
+            None => return false,
+        }
+    } else {
+        match hostport.iter().rposition(|&b| b == b':') {
+            Some(colon) => hostport.split_at(colon),
+            None => (hostport, &[][..]),
+        }
+    };
+    let reg_name = |h: &[u8]| {
+        h.first() == Some(&b'[')
+            || (!h.is_empty()
+                && h.iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'%')))
+    };
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    reg_name(host) && port_ok
+}
+
+/// Reads a request target (RFC 9112 §3.2): origin-form `/path?query`, absolute-form
+/// `scheme "://" authority path` (to a proxy), or authority-form `host:port` (CONNECT). The
+/// authority ends at the first `/`, `?` or `#` (RFC 3986 §3.2); what precedes its last `@` is
+/// user information. When the authority that is left is not a host and port, which part of the
+/// target is the password is not known: nothing of it is kept.
+fn target_parts(target: &[u8], connect: bool) -> Target<'_> {
     let cut = |p: &'_ [u8]| -> usize {
         p.iter()
             .position(|&b| b == b'?' || b == b'#')
             .unwrap_or(p.len())
     };
-    let scheme_end = if starts_ci(target, b"http://") {
-        7
-    } else if starts_ci(target, b"https://") {
-        8
+    let authority_and_path = if connect {
+        Some((target, &[][..]))
     } else {
-        let path = target.get(..cut(target)).unwrap_or(&[]);
-        return (path, None);
+        // RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+        let scheme_len = target
+            .iter()
+            .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+            .count();
+        let scheme_ok = target.first().is_some_and(u8::is_ascii_alphabetic);
+        target
+            .get(scheme_len..)
+            .and_then(|r| r.strip_prefix(b"://"))
+            .filter(|_| scheme_ok)
+            .map(|rest| {
+                let end = rest
+                    .iter()
+                    .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+                    .unwrap_or(rest.len());
+                rest.split_at(end)
+            })
     };
-    let rest = target.get(scheme_end..).unwrap_or(&[]);
-    let auth_end = rest
-        .iter()
-        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(auth_end);
-    let host = match authority.iter().rposition(|&b| b == b'@') {
-        Some(at) => authority.get(at + 1..).unwrap_or(&[]),
-        None => authority,
+    let Some((authority, path)) = authority_and_path else {
+        return Target {
+            path: target.get(..cut(target)),
+            host: None,
+            userinfo: None,
+        };
     };
-    let path = path.get(..cut(path)).unwrap_or(&[]);
-    let path: &[u8] = if path.is_empty() { b"/" } else { path };
-    (path, Some(host).filter(|h| !h.is_empty()))
+    let (userinfo, host) = UserInfo::split(authority);
+    if !is_host_port(host) {
+        // An `@` anywhere may be the end of user information whose password held a `/`, `?`
+        // or `#` the client did not encode.
+        let userinfo =
+            userinfo.or_else(|| target.contains(&b'@').then_some(UserInfo { user: None }));
+        return Target {
+            path: None,
+            host: None,
+            userinfo: userinfo.map(|_| UserInfo { user: None }),
+        };
+    }
+    let path = if connect {
+        host
+    } else {
+        let p = path.get(..cut(path)).unwrap_or(&[]);
+        if p.is_empty() { b"/" } else { p }
+    };
+    Target {
+        path: Some(path),
+        host: Some(host).filter(|h| !h.is_empty()),
+        userinfo,
+    }
+}
+
+/// Decodes `%XX` escapes (RFC 3986 §2.1); a `%` not followed by two hex digits stays as it is.
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut out = Vec::with_capacity(s.len().min(super::MAX_TEXT));
+    let mut i = 0usize;
+    while let Some(&b) = s.get(i) {
+        let escaped = (b == b'%')
+            .then(|| Some((hex(*s.get(i + 1)?)?, hex(*s.get(i + 2)?)?)))
+            .flatten();
+        match escaped {
+            Some((hi, lo)) => {
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The credentials one request carried, each reported apart.
+#[derive(Debug, Default)]
+struct Sent {
+    /// The Authorization (or Proxy-Authorization) header.
+    authorization: Option<Credentials>,
+    /// User information in the request target or the Host header.
+    userinfo: Option<AuthSeen>,
 }
 
 /// What the client side gave: requests (at most [`MAX_PARSED`]), their kinds and credentials,
 /// and where a tunnel starts.
 struct ClientSide {
-    requests: Vec<(Request, Kind, Option<Credentials>)>,
+    requests: Vec<(Request, Kind, Sent)>,
     /// Offset just past the CONNECT request, when a tunnel may start there.
     tunnel_at: Option<usize>,
 }
@@ -410,24 +560,43 @@ fn client_side(c: &[u8], ev: &mut Evidence) -> ClientSide {
             break;
         };
         let h = headers(&mut lines, |_| ());
-        let (path, url_host) = target_parts(target);
         let kind = match method {
             b"HEAD" => Kind::Head,
             b"CONNECT" => Kind::Connect,
             b"RPC_IN_DATA" | b"RPC_OUT_DATA" => Kind::Rpc,
             _ => Kind::Plain,
         };
-        let creds = h.authorization.map(|v| credentials(v, ev));
+        let t = target_parts(target, kind == Kind::Connect);
+        // RFC 9110 §7.2: Host is uri-host [":" port], with no user information; a client that
+        // puts some there anyway sends it in clear all the same.
+        let (host_info, host) = match h.host {
+            Some(v) => {
+                let (info, host) = UserInfo::split(v);
+                (info, Some(host))
+            }
+            None => (None, None),
+        };
+        let path = t.path.unwrap_or(&[]);
+        let body = match (kind, h.chunked, h.length) {
+            (Kind::Rpc, ..) => Body::Rest,
+            (_, true, _) => Body::Chunked,
+            (_, false, Some(n)) => Body::Length(n),
+            (_, false, None) => Body::None,
+        };
+        let sent = Sent {
+            authorization: h.authorization.map(|v| credentials(v, ev)),
+            userinfo: t.userinfo.or(host_info).map(UserInfo::seen),
+        };
         let req = Request {
             method: Some(wire_text(method)),
-            uri: Some(wire_text(if kind == Kind::Connect { target } else { path })),
-            host: h.host.or(url_host).map(wire_text),
+            uri: t.path.map(wire_text),
+            host: host.or(t.host).map(wire_text),
             user_agent: h.user_agent.map(wire_text),
             status_code: None,
-            auth: creds.as_ref().map(|c| c.seen.mechanism),
+            auth: sent.authorization.as_ref().map(|c| c.seen.mechanism),
             exchange: ExchangeService::of_path(path),
         };
-        out.requests.push((req, kind, creds));
+        out.requests.push((req, kind, sent));
         if !h.complete {
             break;
         }
@@ -435,12 +604,6 @@ fn client_side(c: &[u8], ev: &mut Evidence) -> ClientSide {
             out.tunnel_at = Some(lines.pos());
             break;
         }
-        let body = match (kind, h.chunked, h.length) {
-            (Kind::Rpc, ..) => Body::Rest,
-            (_, true, _) => Body::Chunked,
-            (_, false, Some(n)) => Body::Length(n),
-            (_, false, None) => Body::None,
-        };
         if !skip_body(&mut lines, body) {
             break;
         }
@@ -542,9 +705,9 @@ pub fn inspect(input: &Input<'_>, ev: &mut Evidence) -> bool {
     let mut rpc = false;
     let parsed = client.requests.len();
     let mut kept = Vec::with_capacity(parsed.min(MAX_REQUESTS));
-    for (req, kind, creds) in client.requests {
+    for (req, kind, sent) in client.requests {
         rpc |= kind == Kind::Rpc;
-        if let Some(c) = creds {
+        if let Some(c) = sent.authorization {
             // An NTLM NEGOTIATE draws a 401 carrying the CHALLENGE: that is the handshake's
             // middle, not a failure. The AUTHENTICATE's answer decides.
             match c.ntlm {
@@ -556,6 +719,11 @@ pub fn inspect(input: &Input<'_>, ev: &mut Evidence) -> bool {
                     ev.push_auth(seen);
                 }
             }
+        }
+        // The answer does not tell whether these were accepted: a proxy may ignore user
+        // information.
+        if let Some(seen) = sent.userinfo {
+            ev.push_auth(seen);
         }
         if kept.len() < MAX_REQUESTS {
             kept.push(req);
@@ -803,6 +971,97 @@ mod tests {
         assert_eq!(r.host.as_deref(), Some("proxy.example"));
         assert_eq!(r.uri.as_deref(), Some("/owa/x"));
         assert!(!render(&ev).contains("Url-Pw"));
+    }
+
+    #[test]
+    fn user_information_in_a_url_is_a_clear_credential() {
+        // The request, then the user, uri and host reported.
+        type Case<'a> = (&'a [u8], Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let cases: [Case<'_>; 7] = [
+            (
+                b"GET http://alice:Url-Pw-9@proxy.example/owa/ HTTP/1.1\r\n\r\n",
+                Some("alice"),
+                Some("/owa/"),
+                Some("proxy.example"),
+            ),
+            (
+                b"GET http://contoso%5Calice:Url-Pw-9@proxy.example:8080/ HTTP/1.1\r\n\r\n",
+                Some("contoso\\alice"),
+                Some("/"),
+                Some("proxy.example:8080"),
+            ),
+            // No colon: the whole may be a token.
+            (
+                b"GET https://Url-Pw-9@proxy.example/x HTTP/1.1\r\n\r\n",
+                None,
+                Some("/x"),
+                Some("proxy.example"),
+            ),
+            // Any scheme.
+            (
+                b"GET ftp://alice:Url-Pw-9@files.example/a HTTP/1.1\r\n\r\n",
+                Some("alice"),
+                Some("/a"),
+                Some("files.example"),
+            ),
+            // An `@` the client did not encode: the host is after the last one.
+            (
+                b"GET http://alice@contoso.com:Url-Pw-9@proxy.example/ HTTP/1.1\r\n\r\n",
+                Some("alice@contoso.com"),
+                Some("/"),
+                Some("proxy.example"),
+            ),
+            // A `/` the client did not encode: which part is the password is not known.
+            (
+                b"GET http://alice:Url/Pw-9@proxy.example/ HTTP/1.1\r\n\r\n",
+                None,
+                None,
+                None,
+            ),
+            (
+                b"CONNECT alice:Url-Pw-9@mail.contoso.com:443 HTTP/1.1\r\n\r\n",
+                Some("alice"),
+                Some("mail.contoso.com:443"),
+                Some("mail.contoso.com:443"),
+            ),
+        ];
+        for (c, user, uri, host) in cases {
+            let what = String::from_utf8_lossy(c);
+            let ev = run(c, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+            assert_eq!(ev.auth.len(), 1, "{what}");
+            let a = &ev.auth[0];
+            assert_eq!(a.mechanism, Mechanism::UrlUserinfo, "{what}");
+            assert!(a.clear_credentials, "{what}");
+            assert_eq!(a.user.as_deref(), user, "{what}");
+            assert_eq!(a.outcome, Outcome::Unknown, "{what}");
+            let r = &http(&ev).requests[0];
+            assert_eq!(r.uri.as_deref(), uri, "{what}");
+            assert_eq!(r.host.as_deref(), host, "{what}");
+            let out = render(&ev);
+            assert_no_secret(&out, "alice", "Url-Pw-9");
+            assert!(!out.contains("Pw-9"), "{what}: {out}");
+        }
+        // A Host header with user information in it.
+        let c = b"GET / HTTP/1.1\r\nHost: alice:Url-Pw-9@mail.contoso.com\r\n\r\n";
+        let ev = run(c, b"").unwrap();
+        assert_eq!(ev.auth[0].mechanism, Mechanism::UrlUserinfo);
+        assert_eq!(ev.auth[0].user.as_deref(), Some("alice"));
+        assert_eq!(
+            http(&ev).requests[0].host.as_deref(),
+            Some("mail.contoso.com")
+        );
+        assert_no_secret(&render(&ev), "alice", "Url-Pw-9");
+        // Near misses: an `@` in the path or the query, a port, an origin-form path.
+        for c in [
+            &b"GET http://proxy.example/owa/alice@contoso.com/ HTTP/1.1\r\n\r\n"[..],
+            b"GET http://proxy.example:8080/?to=a@b HTTP/1.1\r\n\r\n",
+            b"GET /owa/alice@contoso.com/ HTTP/1.1\r\nHost: mail\r\n\r\n",
+            b"CONNECT mail.contoso.com:443 HTTP/1.1\r\n\r\n",
+        ] {
+            let ev = run(c, b"").unwrap();
+            assert!(ev.auth.is_empty(), "{}", String::from_utf8_lossy(c));
+            assert!(http(&ev).requests[0].uri.is_some());
+        }
     }
 
     #[test]

@@ -234,6 +234,8 @@ pub enum Mechanism {
     Netlogon,
     /// Mutual TLS: the client sent a certificate.
     ClientCertificate,
+    /// A user name and password (or a token) in a URL's user information, `user:password@host`.
+    UrlUserinfo,
     /// A mechanism the inspector saw and has no name for.
     Other,
 }
