@@ -7,13 +7,15 @@
 //! what matters is staying in step across keep-alive requests on a prefix that may stop
 //! anywhere, which needs the message framing (Content-Length, chunked) more than a header
 //! parser. A query string is never kept (it can carry tokens), nor any credential: only the
-//! user name of a Basic or Digest header, or of the user information in a request URL.
+//! user name of a Basic or Digest header, of the user information in a request URL, or of a
+//! login form (Outlook on the web's forms-based authentication) posted in clear. An Exchange
+//! forms-authentication session cookie is reported as crossing, never with its value.
 
 #![deny(clippy::indexing_slicing)]
 
 use serde::Serialize;
 
-use super::line::{Lines, b64, param, push_capped, trim, word};
+use super::line::{Lines, b64, param, push_capped, starts_ci, trim, word};
 use super::{AuthSeen, Detail, Evidence, Input, Mechanism, Outcome, Protection, Service};
 use super::{Upgrade, auth, wire_text};
 
@@ -28,6 +30,21 @@ const MAX_SCHEMES: usize = 8;
 const MAX_METHOD: usize = 16;
 /// Most chunks followed in one chunked body.
 const MAX_CHUNKS: usize = 256;
+/// Most fields read from a form body: Outlook on the web's logon form posts seven.
+const MAX_FORM_FIELDS: usize = 64;
+/// Most cookies read from one Cookie header: RFC 6265 §6.1 asks user agents to support at least
+/// 50 per domain.
+const MAX_COOKIES: usize = 64;
+
+/// Request paths that receive Outlook on the web's logon form: `/owa/auth.owa` (Exchange 2010 and
+/// later), `/owa/auth/owaauth.dll` (Exchange 2007) and `/exchweb/bin/auth/owaauth.dll`
+/// (Exchange 2003). Case is ignored.
+const OWA_LOGON_PATHS: &[&[u8]] = &[
+    b"/owa/auth.owa",
+    b"/owa/auth/owaauth.dll",
+    b"/exchweb/bin/auth/owaauth.dll",
+];
+
 /// Methods that start a request (RFC 9110 §9, WebDAV RFC 4918, Outlook Anywhere MS-RPCH).
 const METHODS: &[&[u8]] = &[
     b"GET",
@@ -205,6 +222,10 @@ struct Headers<'a> {
     host: Option<&'a [u8]>,
     user_agent: Option<&'a [u8]>,
     authorization: Option<&'a [u8]>,
+    /// A Cookie header carried an Exchange forms-authentication session cookie.
+    session_cookie: bool,
+    /// The body is an HTML form (`application/x-www-form-urlencoded`).
+    form: bool,
     length: Option<usize>,
     chunked: bool,
     /// The header block ended with its empty line inside the prefix.
@@ -235,6 +256,11 @@ fn headers<'a>(lines: &mut Lines<'a>, mut each_auth: impl FnMut(&'a [u8])) -> He
             h.authorization = Some(value);
         } else if is(b"WWW-Authenticate") || is(b"Proxy-Authenticate") {
             each_auth(value);
+        } else if is(b"Cookie") {
+            h.session_cookie |= has_session_cookie(value);
+        } else if is(b"Content-Type") {
+            let (media, _) = split_at_byte(value, b';');
+            h.form = trim(media).eq_ignore_ascii_case(b"application/x-www-form-urlencoded");
         } else if is(b"Content-Length") {
             h.length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
         } else if is(b"Transfer-Encoding") {
@@ -358,6 +384,11 @@ fn split_once(s: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
     Some((head, tail.get(1..).unwrap_or(&[])))
 }
 
+/// `s` split at the first `sep`; all of `s` when there is none.
+fn split_at_byte(s: &[u8], sep: u8) -> (&[u8], &[u8]) {
+    split_once(s, sep).unwrap_or((s, &[]))
+}
+
 /// What a request target (RFC 9112 §3.2) says, without what must not be kept.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Target<'a> {
@@ -403,7 +434,7 @@ impl<'a> UserInfo<'a> {
         a.user = self
             .user
             .filter(|u| !u.is_empty())
-            .map(|u| wire_text(&percent_decode(u)));
+            .map(|u| wire_text(&percent_decode(u, Plus::Keep)));
         a
     }
 }
@@ -504,8 +535,17 @@ fn target_parts(target: &[u8], connect: bool) -> Target<'_> {
     }
 }
 
+/// How `+` reads in a percent-encoded string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plus {
+    /// A space, as in a form body (HTML `application/x-www-form-urlencoded`).
+    Space,
+    /// Itself, as in a URL.
+    Keep,
+}
+
 /// Decodes `%XX` escapes (RFC 3986 §2.1); a `%` not followed by two hex digits stays as it is.
-fn percent_decode(s: &[u8]) -> Vec<u8> {
+fn percent_decode(s: &[u8], plus: Plus) -> Vec<u8> {
     let hex = |b: u8| {
         char::from(b)
             .to_digit(16)
@@ -523,12 +563,61 @@ fn percent_decode(s: &[u8]) -> Vec<u8> {
                 i += 3;
             }
             None => {
-                out.push(b);
+                out.push(if b == b'+' && plus == Plus::Space {
+                    b' '
+                } else {
+                    b
+                });
                 i += 1;
             }
         }
     }
     out
+}
+
+/// Whether a Cookie header (RFC 6265 §4.2.1: `cookie-pair *( ";" SP cookie-pair )`) carries
+/// Exchange's forms-authentication session: `cadata`, with `cadataKey`, `cadataIV`, `cadataSig`
+/// and `cadataTTL` beside it. Whoever holds them holds the mailbox session until it expires.
+fn has_session_cookie(value: &[u8]) -> bool {
+    value.split(|&b| b == b';').take(MAX_COOKIES).any(|pair| {
+        let (name, value) = split_at_byte(trim(pair), b'=');
+        starts_ci(trim(name), b"cadata") && !trim(value).is_empty()
+    })
+}
+
+/// Whether a request posts Outlook on the web's logon form: POST to one of
+/// [`OWA_LOGON_PATHS`].
+fn is_owa_logon(method: &[u8], path: &[u8]) -> bool {
+    method == b"POST" && OWA_LOGON_PATHS.iter().any(|p| path.eq_ignore_ascii_case(p))
+}
+
+/// A login form in a request body (HTML's `application/x-www-form-urlencoded`: `name=value`
+/// pairs joined by `&`). Outlook on the web's logon form posts `destination`, `flags`,
+/// `forcedownlevel`, `username`, `password`, `passwordText` and `isUtf8`. A non-empty `password`
+/// or `passwordText` is a password in clear; the user is the one `username` field, and nobody
+/// when there are several. `None` when the body holds no password.
+fn login_form(body: &[u8]) -> Option<AuthSeen> {
+    let mut secret = false;
+    let mut users = 0usize;
+    let mut user: &[u8] = &[];
+    for field in body.split(|&b| b == b'&').take(MAX_FORM_FIELDS) {
+        let (name, value) = split_at_byte(field, b'=');
+        if name.eq_ignore_ascii_case(b"password") || name.eq_ignore_ascii_case(b"passwordText") {
+            secret |= !value.is_empty();
+        } else if name.eq_ignore_ascii_case(b"username") {
+            users += 1;
+            user = value;
+        }
+    }
+    if !secret {
+        return None;
+    }
+    let mut a = AuthSeen::new(Mechanism::Form);
+    a.clear_credentials = true;
+    a.user = Some(user)
+        .filter(|u| users == 1 && !u.is_empty())
+        .map(|u| wire_text(&percent_decode(u, Plus::Space)));
+    Some(a)
 }
 
 /// The credentials one request carried, each reported apart.
@@ -538,6 +627,10 @@ struct Sent {
     authorization: Option<Credentials>,
     /// User information in the request target or the Host header.
     userinfo: Option<AuthSeen>,
+    /// A login form in the body.
+    form: Option<AuthSeen>,
+    /// An Exchange forms-authentication session cookie.
+    session_cookie: bool,
 }
 
 /// What the client side gave: requests (at most [`MAX_PARSED`]), their kinds and credentials,
@@ -583,9 +676,20 @@ fn client_side(c: &[u8], ev: &mut Evidence) -> ClientSide {
             (_, false, Some(n)) => Body::Length(n),
             (_, false, None) => Body::None,
         };
+        // A form is read from the body the prefix holds; a chunked one is not read.
+        // TODO: a login form sent with chunked transfer coding.
+        let form = match body {
+            Body::Length(n) if h.complete && (h.form || is_owa_logon(method, path)) => {
+                let rest = lines.rest();
+                login_form(rest.get(..n).unwrap_or(rest))
+            }
+            _ => None,
+        };
         let sent = Sent {
             authorization: h.authorization.map(|v| credentials(v, ev)),
             userinfo: t.userinfo.or(host_info).map(UserInfo::seen),
+            form,
+            session_cookie: h.session_cookie,
         };
         let req = Request {
             method: Some(wire_text(method)),
@@ -703,6 +807,7 @@ pub fn inspect(input: &Input<'_>, ev: &mut Evidence) -> bool {
     let tunnel_server = server_side(input.server, &mut client, &mut http, ev);
     let mut pending: Option<AuthSeen> = None;
     let mut rpc = false;
+    let mut session_cookie = false;
     let parsed = client.requests.len();
     let mut kept = Vec::with_capacity(parsed.min(MAX_REQUESTS));
     for (req, kind, sent) in client.requests {
@@ -720,9 +825,16 @@ pub fn inspect(input: &Input<'_>, ev: &mut Evidence) -> bool {
                 }
             }
         }
-        // The answer does not tell whether these were accepted: a proxy may ignore user
-        // information.
-        if let Some(seen) = sent.userinfo {
+        // The answer does not tell whether these were accepted: Outlook on the web answers a
+        // logon form with a redirect either way, and a proxy may ignore user information.
+        for seen in [sent.userinfo, sent.form].into_iter().flatten() {
+            ev.push_auth(seen);
+        }
+        // The session cookie rides on every request of a session: it is reported once.
+        if sent.session_cookie && !session_cookie {
+            session_cookie = true;
+            let mut seen = AuthSeen::new(Mechanism::SessionCookie);
+            seen.clear_credentials = true;
             ev.push_auth(seen);
         }
         if kept.len() < MAX_REQUESTS {
@@ -1085,6 +1197,92 @@ mod tests {
         assert_no_secret(&render(&ev), "ivy", "B4sic-N0-C0lon");
     }
 
+    /// Outlook on the web's logon form, as the browser posts it.
+    fn owa_logon(body: &str) -> Vec<u8> {
+        format!(
+            "POST /owa/auth.owa HTTP/1.1\r\nHost: mail.contoso.com\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn owa_forms_logon_in_clear_is_a_clear_credential() {
+        let body = "destination=http%3A%2F%2Fmail.contoso.com%2Fowa%2F&flags=4&forcedownlevel=0\
+                    &username=contoso%5Cjudy&password=Owa-F0rm%2BPw&passwordText=&isUtf8=1";
+        let s = b"HTTP/1.1 302 Found\r\nLocation: /owa/\r\nContent-Length: 0\r\n\r\n";
+        let ev = run(&owa_logon(body), s).unwrap();
+        assert_eq!(ev.auth.len(), 1);
+        let a = &ev.auth[0];
+        assert_eq!(a.mechanism, Mechanism::Form);
+        assert!(a.clear_credentials);
+        assert_eq!(a.user.as_deref(), Some("contoso\\judy"));
+        assert_eq!(a.outcome, Outcome::Unknown);
+        assert_eq!(http(&ev).requests[0].uri.as_deref(), Some("/owa/auth.owa"));
+        let out = render(&ev);
+        assert_no_secret(&out, "contoso\\judy", "Owa-F0rm+Pw");
+        assert_no_secret(&out, "contoso\\judy", "Owa-F0rm%2BPw");
+        // Exchange 2007's path, without a Content-Type, and a body cut after the password.
+        let c = "POST /OWA/auth/owaauth.dll HTTP/1.1\r\nContent-Length: 400\r\n\r\n\
+                 username=judy&password=Owa-F0rm%2BPw&pass";
+        let ev = run(c.as_bytes(), b"").unwrap();
+        assert_eq!(ev.auth[0].mechanism, Mechanism::Form);
+        assert_eq!(ev.auth[0].user.as_deref(), Some("judy"));
+        // Any form with a password, and two user names: nobody.
+        let c = "POST /adfs/ls/ HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded; \
+                 charset=UTF-8\r\nContent-Length: 45\r\n\r\n\
+                 UserName=a&username=b&Password=Owa-F0rm%2BPw";
+        let ev = run(c.as_bytes(), b"").unwrap();
+        assert_eq!(ev.auth[0].mechanism, Mechanism::Form);
+        assert_eq!(ev.auth[0].user, None);
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "b", "Owa-F0rm%2BPw");
+        // Near misses: no password field, an empty one, a form that is not urlencoded to
+        // another path, a GET.
+        for c in [
+            owa_logon("username=judy&passwordText=&isUtf8=1"),
+            owa_logon("username=judy&password=&isUtf8=1"),
+            b"POST /ews/ HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: 20\r\n\r\n\
+              <password>x</passwo"
+                .to_vec(),
+            b"GET /owa/auth.owa?password=x HTTP/1.1\r\n\r\n".to_vec(),
+        ] {
+            let ev = run(&c, b"").unwrap();
+            assert!(ev.auth.is_empty(), "{}", String::from_utf8_lossy(&c));
+        }
+    }
+
+    #[test]
+    fn owa_session_cookie_in_clear_is_a_clear_credential_once() {
+        let req = |cookie: &str| {
+            format!("GET /owa/ HTTP/1.1\r\nHost: mail.contoso.com\r\nCookie: {cookie}\r\n\r\n")
+        };
+        let cookie = "X-OWA-CANARY=abc; cadataKey=Ca-K3y-Val; cadata=\"Ca-D4ta-Val\"; \
+                      cadataIV=Ca-IV-Val; cadataSig=Ca-S1g-Val";
+        let c = [req(cookie), req(cookie)].concat();
+        let s = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".repeat(2);
+        let ev = run(c.as_bytes(), s.as_bytes()).unwrap();
+        assert_eq!(ev.auth.len(), 1, "{:?}", ev.auth);
+        let a = &ev.auth[0];
+        assert_eq!(a.mechanism, Mechanism::SessionCookie);
+        assert!(a.clear_credentials);
+        assert_eq!(a.user, None);
+        assert_eq!(http(&ev).requests.len(), 2);
+        let out = render(&ev);
+        for v in ["Ca-K3y-Val", "Ca-D4ta-Val", "Ca-IV-Val", "Ca-S1g-Val"] {
+            assert_no_secret(&out, "", v);
+        }
+        // Near misses: an emptied cadata (logoff), other cookies.
+        for cookie in [
+            "cadata=; X-OWA-CANARY=abc",
+            "ASP.NET_SessionId=x; notcadata=1",
+        ] {
+            let ev = run(req(cookie).as_bytes(), b"").unwrap();
+            assert!(ev.auth.is_empty(), "{cookie}");
+        }
+    }
+
     #[test]
     fn answers_without_their_requests() {
         let ev = run(b"", b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").unwrap();
@@ -1178,6 +1376,21 @@ mod tests {
                     b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03".to_vec(),
                 ),
                 ("rpc", 0, rpc, Vec::new()),
+                (
+                    "owa-form-cookie-userinfo",
+                    0,
+                    [
+                        owa_logon("username=contoso%5Cu&password=p%2B&passwordText=&isUtf8=1"),
+                        b"GET http://u:p@mail/owa/ HTTP/1.1\r\nHost: a@mail\r\n\
+                          Cookie: cadata=\"x\"; cadataKey=y\r\n\r\n"
+                            .to_vec(),
+                        b"CONNECT u:p@mail:443 HTTP/1.1\r\n\r\n".to_vec(),
+                    ]
+                    .concat(),
+                    b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n\
+                      HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                        .to_vec(),
+                ),
             ],
         );
     }
