@@ -4,12 +4,15 @@
 //! exaudit writes. The same run must have recognised each login, or the test would prove nothing:
 //! every flow reports its clear-text credential (a CRAM-MD5 digest is not one), names the user
 //! the protocol's structure names, and names nobody where the client sent something malformed.
+//! A property test does the same for random user names and secrets, with every kind of login.
 
 use base64::Engine as _;
-use exaudit::testkit::Capture;
+use exaudit::testkit::logins::ALL;
+use exaudit::testkit::{Capture, addr};
 use std::sync::OnceLock;
 
 use exaudit::{Config, Format, Rules, run_with};
+use proptest::prelude::*;
 use serde_json::Value;
 
 /// Places the test's two addresses in roles, so that classification with a site file runs too.
@@ -154,6 +157,46 @@ fn no_output_contains_a_password_or_token() {
                 "user {user} not named on {f}"
             ),
             None => assert!(users.is_empty(), "{users:?} named where nobody is, on {f}"),
+        }
+    }
+}
+
+/// A user name and a secret that cannot be mistaken for each other or for protocol text: the
+/// secret starts with an upper-case `Q`, which no user name holds; it is at least eight
+/// characters, so its hex form is longer than any user name; it is made of characters that every
+/// protocol carries as they are.
+fn user_and_secret() -> impl Strategy<Value = (String, String)> {
+    ("[a-z][a-z0-9.]{0,11}", "Q[A-Za-z0-9._~-]{7,23}")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// For random user names and secrets and every kind of login, no output holds the secret in
+    /// any form; each login is still recognised, and names its user exactly where it should.
+    #[test]
+    fn no_login_of_any_kind_leaks_its_secret((user, secret) in user_and_secret()) {
+        let mut cap = Capture::new();
+        for (login, port) in ALL.iter().zip(51000u16..) {
+            let client = addr(&format!("10.9.0.50:{port}"));
+            login.add(&mut cap, client, addr("10.9.0.10:1"), &user, &secret);
+        }
+        let outputs = outputs(&cap);
+        prop_assert_eq!(leak(&outputs, &secret), None);
+        let flows = flows(&outputs[0].1);
+        prop_assert_eq!(flows.len(), ALL.len());
+        for (login, port) in ALL.iter().zip(51000u16..) {
+            let f = flows.iter().find(|f| f["src_port"] == port).unwrap();
+            let auth = observed(f);
+            let clear = auth.iter().any(|a| a["clear_credentials"] == true);
+            prop_assert_eq!(clear, login.expect.clear, "{}: {}", login.name, f);
+            let named = auth
+                .iter()
+                .filter_map(|a| a["user"].as_str())
+                .any(|u| u.contains(user.as_str()));
+            let anyone = auth.iter().any(|a| a.get("user").is_some());
+            prop_assert_eq!(named, login.expect.named, "{}: {}", login.name, f);
+            prop_assert_eq!(anyone, login.expect.named, "{}: {}", login.name, f);
         }
     }
 }
