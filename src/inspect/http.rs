@@ -7,7 +7,9 @@
 //! what matters is staying in step across keep-alive requests on a prefix that may stop
 //! anywhere, which needs the message framing (Content-Length, chunked) more than a header
 //! parser. A query string is never kept (it can carry tokens), nor any credential: only the
-//! user name of a Basic or Digest header.
+//! user name of a Basic or Digest header, of the user information in a request URL, or of a
+//! login form (Outlook on the web's forms-based authentication) posted in clear. An Exchange
+//! forms-authentication session cookie is reported as crossing, never with its value.
 
 #![deny(clippy::indexing_slicing)]
 
@@ -28,6 +30,20 @@ const MAX_SCHEMES: usize = 8;
 const MAX_METHOD: usize = 16;
 /// Most chunks followed in one chunked body.
 const MAX_CHUNKS: usize = 256;
+/// Most fields read from a form body: Outlook on the web's logon form posts seven.
+const MAX_FORM_FIELDS: usize = 64;
+/// Most cookies read from one Cookie header: RFC 6265 §6.1 asks user agents to support at least
+/// 50 per domain.
+const MAX_COOKIES: usize = 64;
+
+/// Request paths that receive Outlook on the web's logon form: `/owa/auth.owa` (Exchange 2010 and
+/// later), `/owa/auth/owaauth.dll` (Exchange 2007) and `/exchweb/bin/auth/owaauth.dll`
+/// (Exchange 2003). Case is ignored.
+const OWA_LOGON_PATHS: &[&[u8]] = &[
+    b"/owa/auth.owa",
+    b"/owa/auth/owaauth.dll",
+    b"/exchweb/bin/auth/owaauth.dll",
+];
 
 /// Methods that start a request (RFC 9110 §9, WebDAV RFC 4918, Outlook Anywhere MS-RPCH).
 const METHODS: &[&[u8]] = &[
@@ -206,6 +222,10 @@ struct Headers<'a> {
     host: Option<&'a [u8]>,
     user_agent: Option<&'a [u8]>,
     authorization: Option<&'a [u8]>,
+    /// A Cookie header carried an Exchange forms-authentication session cookie.
+    session_cookie: bool,
+    /// The body is an HTML form (`application/x-www-form-urlencoded`).
+    form: bool,
     length: Option<usize>,
     chunked: bool,
     /// The header block ended with its empty line inside the prefix.
@@ -236,6 +256,11 @@ fn headers<'a>(lines: &mut Lines<'a>, mut each_auth: impl FnMut(&'a [u8])) -> He
             h.authorization = Some(value);
         } else if is(b"WWW-Authenticate") || is(b"Proxy-Authenticate") {
             each_auth(value);
+        } else if is(b"Cookie") {
+            h.session_cookie |= has_session_cookie(value);
+        } else if is(b"Content-Type") {
+            let (media, _) = split_at_byte(value, b';');
+            h.form = trim(media).eq_ignore_ascii_case(b"application/x-www-form-urlencoded");
         } else if is(b"Content-Length") {
             h.length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
         } else if is(b"Transfer-Encoding") {
@@ -311,11 +336,11 @@ fn credentials(value: &[u8], ev: &mut Evidence) -> Credentials {
     let mut buf = [0u8; super::line::MAX_BLOB];
     let mut ntlm = None;
     let seen = if is(b"Basic") {
-        // RFC 7617: base64 of user-id ":" password. The user name is kept, nothing after the
-        // first colon.
+        // RFC 7617 §2: base64 of user-id ":" password, and a user-id holds no colon. The user
+        // name is what comes before the first colon; without a colon the value is not a
+        // user-pass, and may be the password alone: it names nobody.
         let mut a = AuthSeen::new(Mechanism::Basic);
-        if let Some(d) = b64(rest, &mut buf) {
-            let user = d.split(|&b| b == b':').next().unwrap_or(&[]);
+        if let Some((user, _)) = b64(rest, &mut buf).and_then(|d| split_once(d, b':')) {
             a.user = Some(user).filter(|u| !u.is_empty()).map(wire_text);
         }
         a.clear_credentials = true;
@@ -352,41 +377,266 @@ fn credentials(value: &[u8], ev: &mut Evidence) -> Credentials {
     Credentials { seen, ntlm }
 }
 
-/// The path of a request target (RFC 9112 §3.2), without query or fragment, and the host of an
-/// absolute-form target without its user information.
-fn target_parts(target: &[u8]) -> (&[u8], Option<&[u8]>) {
+/// `s` split at the first `sep`, which is in neither part.
+fn split_once(s: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
+    let at = s.iter().position(|&b| b == sep)?;
+    let (head, tail) = s.split_at(at);
+    Some((head, tail.get(1..).unwrap_or(&[])))
+}
+
+/// `s` split at the first `sep`; all of `s` when there is none.
+fn split_at_byte(s: &[u8], sep: u8) -> (&[u8], &[u8]) {
+    split_once(s, sep).unwrap_or((s, &[]))
+}
+
+/// What a request target (RFC 9112 §3.2) says, without what must not be kept.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Target<'a> {
+    /// The path without query or fragment; the whole `host:port` of a CONNECT. `None` when the
+    /// target cannot be read well enough to know which part is which.
+    path: Option<&'a [u8]>,
+    /// The host (and port) of an absolute-form or authority-form target.
+    host: Option<&'a [u8]>,
+    /// The target carried user information (RFC 3986 §3.2.1), or may have.
+    userinfo: Option<UserInfo<'a>>,
+}
+
+/// User information in a URL (RFC 3986 §3.2.1: `userinfo = *( unreserved / pct-encoded /
+/// sub-delims / ":" )`, before an `@`), whose "user:password" form the RFC deprecates because it
+/// puts a password in the clear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct UserInfo<'a> {
+    /// The part before the first colon, still percent-encoded; `None` without a colon, where
+    /// the whole may be a token.
+    user: Option<&'a [u8]>,
+}
+
+impl<'a> UserInfo<'a> {
+    /// Splits an authority (`[userinfo "@"] host [":" port]`) at its last `@`: a client that does
+    /// not percent-encode an `@` in the user name or the password puts more than one there, and
+    /// the host is after the last. `None` for the user information when there is no `@`.
+    fn split(authority: &'a [u8]) -> (Option<UserInfo<'a>>, &'a [u8]) {
+        match authority.iter().rposition(|&b| b == b'@') {
+            Some(at) => {
+                let (info, host) = authority.split_at(at);
+                let user = split_once(info, b':').map(|(u, _)| u);
+                (Some(UserInfo { user }), host.get(1..).unwrap_or(&[]))
+            }
+            None => (None, authority),
+        }
+    }
+
+    /// What crossing it means: a clear-text credential, with the user named when there was a
+    /// colon to tell the user from the password.
+    fn seen(self) -> AuthSeen {
+        let mut a = AuthSeen::new(Mechanism::UrlUserinfo);
+        a.clear_credentials = true;
+        a.user = self
+            .user
+            .filter(|u| !u.is_empty())
+            .map(|u| wire_text(&percent_decode(u, Plus::Keep)));
+        a
+    }
+}
+
+/// Whether `hostport` is `host [":" port]` as RFC 3986 §3.2.2–3.2.3 write it: an IP literal in
+/// brackets or a reg-name, then digits. A password cut short by an unencoded `/`, `?` or `#`
+/// leaves something else here.
+fn is_host_port(hostport: &[u8]) -> bool {
+    let (host, port) = if hostport.first() == Some(&b'[') {
+        match hostport.iter().position(|&b| b == b']') {
+            Some(close) => {
+                let (h, p) = hostport.split_at(close + 1);
+                (h, p)
+            }
+            None => return false,
+        }
+    } else {
+        match hostport.iter().rposition(|&b| b == b':') {
+            Some(colon) => hostport.split_at(colon),
+            None => (hostport, &[][..]),
+        }
+    };
+    let reg_name = |h: &[u8]| {
+        h.first() == Some(&b'[')
+            || (!h.is_empty()
+                && h.iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'%')))
+    };
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    reg_name(host) && port_ok
+}
+
+/// Reads a request target (RFC 9112 §3.2): origin-form `/path?query`, absolute-form
+/// `scheme "://" authority path` (to a proxy), or authority-form `host:port` (CONNECT). The
+/// authority ends at the first `/`, `?` or `#` (RFC 3986 §3.2); what precedes its last `@` is
+/// user information. When the authority that is left is not a host and port, which part of the
+/// target is the password is not known: nothing of it is kept.
+fn target_parts(target: &[u8], connect: bool) -> Target<'_> {
     let cut = |p: &'_ [u8]| -> usize {
         p.iter()
             .position(|&b| b == b'?' || b == b'#')
             .unwrap_or(p.len())
     };
-    let scheme_end = if starts_ci(target, b"http://") {
-        7
-    } else if starts_ci(target, b"https://") {
-        8
+    let authority_and_path = if connect {
+        Some((target, &[][..]))
     } else {
-        let path = target.get(..cut(target)).unwrap_or(&[]);
-        return (path, None);
+        // RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+        let scheme_len = target
+            .iter()
+            .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+            .count();
+        let scheme_ok = target.first().is_some_and(u8::is_ascii_alphabetic);
+        target
+            .get(scheme_len..)
+            .and_then(|r| r.strip_prefix(b"://"))
+            .filter(|_| scheme_ok)
+            .map(|rest| {
+                let end = rest
+                    .iter()
+                    .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+                    .unwrap_or(rest.len());
+                rest.split_at(end)
+            })
     };
-    let rest = target.get(scheme_end..).unwrap_or(&[]);
-    let auth_end = rest
-        .iter()
-        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(auth_end);
-    let host = match authority.iter().rposition(|&b| b == b'@') {
-        Some(at) => authority.get(at + 1..).unwrap_or(&[]),
-        None => authority,
+    let Some((authority, path)) = authority_and_path else {
+        return Target {
+            path: target.get(..cut(target)),
+            host: None,
+            userinfo: None,
+        };
     };
-    let path = path.get(..cut(path)).unwrap_or(&[]);
-    let path: &[u8] = if path.is_empty() { b"/" } else { path };
-    (path, Some(host).filter(|h| !h.is_empty()))
+    let (userinfo, host) = UserInfo::split(authority);
+    if !is_host_port(host) {
+        // An `@` anywhere may be the end of user information whose password held a `/`, `?`
+        // or `#` the client did not encode.
+        let userinfo =
+            userinfo.or_else(|| target.contains(&b'@').then_some(UserInfo { user: None }));
+        return Target {
+            path: None,
+            host: None,
+            userinfo: userinfo.map(|_| UserInfo { user: None }),
+        };
+    }
+    let path = if connect {
+        host
+    } else {
+        let p = path.get(..cut(path)).unwrap_or(&[]);
+        if p.is_empty() { b"/" } else { p }
+    };
+    Target {
+        path: Some(path),
+        host: Some(host).filter(|h| !h.is_empty()),
+        userinfo,
+    }
+}
+
+/// How `+` reads in a percent-encoded string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plus {
+    /// A space, as in a form body (HTML `application/x-www-form-urlencoded`).
+    Space,
+    /// Itself, as in a URL.
+    Keep,
+}
+
+/// Decodes `%XX` escapes (RFC 3986 §2.1); a `%` not followed by two hex digits stays as it is.
+fn percent_decode(s: &[u8], plus: Plus) -> Vec<u8> {
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut out = Vec::with_capacity(s.len().min(super::MAX_TEXT));
+    let mut i = 0usize;
+    while let Some(&b) = s.get(i) {
+        let escaped = (b == b'%')
+            .then(|| Some((hex(*s.get(i + 1)?)?, hex(*s.get(i + 2)?)?)))
+            .flatten();
+        match escaped {
+            Some((hi, lo)) => {
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            None => {
+                out.push(if b == b'+' && plus == Plus::Space {
+                    b' '
+                } else {
+                    b
+                });
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Whether a Cookie header (RFC 6265 §4.2.1: `cookie-pair *( ";" SP cookie-pair )`) carries
+/// Exchange's forms-authentication session: `cadata`, with `cadataKey`, `cadataIV`, `cadataSig`
+/// and `cadataTTL` beside it. Whoever holds them holds the mailbox session until it expires.
+fn has_session_cookie(value: &[u8]) -> bool {
+    value.split(|&b| b == b';').take(MAX_COOKIES).any(|pair| {
+        let (name, value) = split_at_byte(trim(pair), b'=');
+        starts_ci(trim(name), b"cadata") && !trim(value).is_empty()
+    })
+}
+
+/// Whether a request posts Outlook on the web's logon form: POST to one of
+/// [`OWA_LOGON_PATHS`].
+fn is_owa_logon(method: &[u8], path: &[u8]) -> bool {
+    method == b"POST" && OWA_LOGON_PATHS.iter().any(|p| path.eq_ignore_ascii_case(p))
+}
+
+/// A login form in a request body (HTML's `application/x-www-form-urlencoded`: `name=value`
+/// pairs joined by `&`). Outlook on the web's logon form posts `destination`, `flags`,
+/// `forcedownlevel`, `username`, `password`, `passwordText` and `isUtf8`. A non-empty `password`
+/// or `passwordText` is a password in clear; the user is the one `username` field, and nobody
+/// when there are several. `None` when the body holds no password.
+fn login_form(body: &[u8]) -> Option<AuthSeen> {
+    let mut secret = false;
+    let mut users = 0usize;
+    let mut user: &[u8] = &[];
+    for field in body.split(|&b| b == b'&').take(MAX_FORM_FIELDS) {
+        let (name, value) = split_at_byte(field, b'=');
+        if name.eq_ignore_ascii_case(b"password") || name.eq_ignore_ascii_case(b"passwordText") {
+            secret |= !value.is_empty();
+        } else if name.eq_ignore_ascii_case(b"username") {
+            users += 1;
+            user = value;
+        }
+    }
+    if !secret {
+        return None;
+    }
+    let mut a = AuthSeen::new(Mechanism::Form);
+    a.clear_credentials = true;
+    a.user = Some(user)
+        .filter(|u| users == 1 && !u.is_empty())
+        .map(|u| wire_text(&percent_decode(u, Plus::Space)));
+    Some(a)
+}
+
+/// The credentials one request carried, each reported apart.
+#[derive(Debug, Default)]
+struct Sent {
+    /// The Authorization (or Proxy-Authorization) header.
+    authorization: Option<Credentials>,
+    /// User information in the request target or the Host header.
+    userinfo: Option<AuthSeen>,
+    /// A login form in the body.
+    form: Option<AuthSeen>,
+    /// An Exchange forms-authentication session cookie.
+    session_cookie: bool,
 }
 
 /// What the client side gave: requests (at most [`MAX_PARSED`]), their kinds and credentials,
 /// and where a tunnel starts.
 struct ClientSide {
-    requests: Vec<(Request, Kind, Option<Credentials>)>,
+    requests: Vec<(Request, Kind, Sent)>,
     /// Offset just past the CONNECT request, when a tunnel may start there.
     tunnel_at: Option<usize>,
 }
@@ -403,24 +653,54 @@ fn client_side(c: &[u8], ev: &mut Evidence) -> ClientSide {
             break;
         };
         let h = headers(&mut lines, |_| ());
-        let (path, url_host) = target_parts(target);
         let kind = match method {
             b"HEAD" => Kind::Head,
             b"CONNECT" => Kind::Connect,
             b"RPC_IN_DATA" | b"RPC_OUT_DATA" => Kind::Rpc,
             _ => Kind::Plain,
         };
-        let creds = h.authorization.map(|v| credentials(v, ev));
+        let t = target_parts(target, kind == Kind::Connect);
+        // RFC 9110 §7.2: Host is uri-host [":" port], with no user information; a client that
+        // puts some there anyway sends it in clear all the same.
+        let (host_info, host) = match h.host {
+            Some(v) => {
+                let (info, host) = UserInfo::split(v);
+                (info, Some(host))
+            }
+            None => (None, None),
+        };
+        let path = t.path.unwrap_or(&[]);
+        let body = match (kind, h.chunked, h.length) {
+            (Kind::Rpc, ..) => Body::Rest,
+            (_, true, _) => Body::Chunked,
+            (_, false, Some(n)) => Body::Length(n),
+            (_, false, None) => Body::None,
+        };
+        // A form is read from the body the prefix holds; a chunked one is not read.
+        // TODO: a login form sent with chunked transfer coding.
+        let form = match body {
+            Body::Length(n) if h.complete && (h.form || is_owa_logon(method, path)) => {
+                let rest = lines.rest();
+                login_form(rest.get(..n).unwrap_or(rest))
+            }
+            _ => None,
+        };
+        let sent = Sent {
+            authorization: h.authorization.map(|v| credentials(v, ev)),
+            userinfo: t.userinfo.or(host_info).map(UserInfo::seen),
+            form,
+            session_cookie: h.session_cookie,
+        };
         let req = Request {
             method: Some(wire_text(method)),
-            uri: Some(wire_text(if kind == Kind::Connect { target } else { path })),
-            host: h.host.or(url_host).map(wire_text),
+            uri: t.path.map(wire_text),
+            host: host.or(t.host).map(wire_text),
             user_agent: h.user_agent.map(wire_text),
             status_code: None,
-            auth: creds.as_ref().map(|c| c.seen.mechanism),
+            auth: sent.authorization.as_ref().map(|c| c.seen.mechanism),
             exchange: ExchangeService::of_path(path),
         };
-        out.requests.push((req, kind, creds));
+        out.requests.push((req, kind, sent));
         if !h.complete {
             break;
         }
@@ -428,12 +708,6 @@ fn client_side(c: &[u8], ev: &mut Evidence) -> ClientSide {
             out.tunnel_at = Some(lines.pos());
             break;
         }
-        let body = match (kind, h.chunked, h.length) {
-            (Kind::Rpc, ..) => Body::Rest,
-            (_, true, _) => Body::Chunked,
-            (_, false, Some(n)) => Body::Length(n),
-            (_, false, None) => Body::None,
-        };
         if !skip_body(&mut lines, body) {
             break;
         }
@@ -533,11 +807,12 @@ pub fn inspect(input: &Input<'_>, ev: &mut Evidence) -> bool {
     let tunnel_server = server_side(input.server, &mut client, &mut http, ev);
     let mut pending: Option<AuthSeen> = None;
     let mut rpc = false;
+    let mut session_cookie = false;
     let parsed = client.requests.len();
     let mut kept = Vec::with_capacity(parsed.min(MAX_REQUESTS));
-    for (req, kind, creds) in client.requests {
+    for (req, kind, sent) in client.requests {
         rpc |= kind == Kind::Rpc;
-        if let Some(c) = creds {
+        if let Some(c) = sent.authorization {
             // An NTLM NEGOTIATE draws a 401 carrying the CHALLENGE: that is the handshake's
             // middle, not a failure. The AUTHENTICATE's answer decides.
             match c.ntlm {
@@ -549,6 +824,18 @@ pub fn inspect(input: &Input<'_>, ev: &mut Evidence) -> bool {
                     ev.push_auth(seen);
                 }
             }
+        }
+        // The answer does not tell whether these were accepted: Outlook on the web answers a
+        // logon form with a redirect either way, and a proxy may ignore user information.
+        for seen in [sent.userinfo, sent.form].into_iter().flatten() {
+            ev.push_auth(seen);
+        }
+        // The session cookie rides on every request of a session: it is reported once.
+        if sent.session_cookie && !session_cookie {
+            session_cookie = true;
+            let mut seen = AuthSeen::new(Mechanism::SessionCookie);
+            seen.clear_credentials = true;
+            ev.push_auth(seen);
         }
         if kept.len() < MAX_REQUESTS {
             kept.push(req);
@@ -799,6 +1086,204 @@ mod tests {
     }
 
     #[test]
+    fn user_information_in_a_url_is_a_clear_credential() {
+        // The request, then the user, uri and host reported.
+        type Case<'a> = (&'a [u8], Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let cases: [Case<'_>; 7] = [
+            (
+                b"GET http://alice:Url-Pw-9@proxy.example/owa/ HTTP/1.1\r\n\r\n",
+                Some("alice"),
+                Some("/owa/"),
+                Some("proxy.example"),
+            ),
+            (
+                b"GET http://contoso%5Calice:Url-Pw-9@proxy.example:8080/ HTTP/1.1\r\n\r\n",
+                Some("contoso\\alice"),
+                Some("/"),
+                Some("proxy.example:8080"),
+            ),
+            // No colon: the whole may be a token.
+            (
+                b"GET https://Url-Pw-9@proxy.example/x HTTP/1.1\r\n\r\n",
+                None,
+                Some("/x"),
+                Some("proxy.example"),
+            ),
+            // Any scheme.
+            (
+                b"GET ftp://alice:Url-Pw-9@files.example/a HTTP/1.1\r\n\r\n",
+                Some("alice"),
+                Some("/a"),
+                Some("files.example"),
+            ),
+            // An `@` the client did not encode: the host is after the last one.
+            (
+                b"GET http://alice@contoso.com:Url-Pw-9@proxy.example/ HTTP/1.1\r\n\r\n",
+                Some("alice@contoso.com"),
+                Some("/"),
+                Some("proxy.example"),
+            ),
+            // A `/` the client did not encode: which part is the password is not known.
+            (
+                b"GET http://alice:Url/Pw-9@proxy.example/ HTTP/1.1\r\n\r\n",
+                None,
+                None,
+                None,
+            ),
+            (
+                b"CONNECT alice:Url-Pw-9@mail.contoso.com:443 HTTP/1.1\r\n\r\n",
+                Some("alice"),
+                Some("mail.contoso.com:443"),
+                Some("mail.contoso.com:443"),
+            ),
+        ];
+        for (c, user, uri, host) in cases {
+            let what = String::from_utf8_lossy(c);
+            let ev = run(c, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+            assert_eq!(ev.auth.len(), 1, "{what}");
+            let a = &ev.auth[0];
+            assert_eq!(a.mechanism, Mechanism::UrlUserinfo, "{what}");
+            assert!(a.clear_credentials, "{what}");
+            assert_eq!(a.user.as_deref(), user, "{what}");
+            assert_eq!(a.outcome, Outcome::Unknown, "{what}");
+            let r = &http(&ev).requests[0];
+            assert_eq!(r.uri.as_deref(), uri, "{what}");
+            assert_eq!(r.host.as_deref(), host, "{what}");
+            let out = render(&ev);
+            assert_no_secret(&out, "alice", "Url-Pw-9");
+            assert!(!out.contains("Pw-9"), "{what}: {out}");
+        }
+        // A Host header with user information in it.
+        let c = b"GET / HTTP/1.1\r\nHost: alice:Url-Pw-9@mail.contoso.com\r\n\r\n";
+        let ev = run(c, b"").unwrap();
+        assert_eq!(ev.auth[0].mechanism, Mechanism::UrlUserinfo);
+        assert_eq!(ev.auth[0].user.as_deref(), Some("alice"));
+        assert_eq!(
+            http(&ev).requests[0].host.as_deref(),
+            Some("mail.contoso.com")
+        );
+        assert_no_secret(&render(&ev), "alice", "Url-Pw-9");
+        // Near misses: an `@` in the path or the query, a port, an origin-form path.
+        for c in [
+            &b"GET http://proxy.example/owa/alice@contoso.com/ HTTP/1.1\r\n\r\n"[..],
+            b"GET http://proxy.example:8080/?to=a@b HTTP/1.1\r\n\r\n",
+            b"GET /owa/alice@contoso.com/ HTTP/1.1\r\nHost: mail\r\n\r\n",
+            b"CONNECT mail.contoso.com:443 HTTP/1.1\r\n\r\n",
+        ] {
+            let ev = run(c, b"").unwrap();
+            assert!(ev.auth.is_empty(), "{}", String::from_utf8_lossy(c));
+            assert!(http(&ev).requests[0].uri.is_some());
+        }
+    }
+
+    #[test]
+    fn basic_without_a_colon_names_nobody_and_is_clear() {
+        let value = |d: &[u8]| {
+            format!(
+                "GET /ews/ HTTP/1.1\r\nAuthorization: Basic {}\r\n\r\n",
+                b64(d)
+            )
+        };
+        let ev = run(value(b"B4sic-N0-C0lon").as_bytes(), b"").unwrap();
+        let a = &ev.auth[0];
+        assert_eq!(a.mechanism, Mechanism::Basic);
+        assert_eq!(a.user, None);
+        assert!(a.clear_credentials);
+        assert_no_secret(&render(&ev), "ivy", "B4sic-N0-C0lon");
+        // The near miss: the colon separates the user.
+        let ev = run(value(b"ivy:B4sic-N0-C0lon").as_bytes(), b"").unwrap();
+        assert_eq!(ev.auth[0].user.as_deref(), Some("ivy"));
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "ivy", "B4sic-N0-C0lon");
+    }
+
+    /// Outlook on the web's logon form, as the browser posts it.
+    fn owa_logon(body: &str) -> Vec<u8> {
+        format!(
+            "POST /owa/auth.owa HTTP/1.1\r\nHost: mail.contoso.com\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn owa_forms_logon_in_clear_is_a_clear_credential() {
+        let body = "destination=http%3A%2F%2Fmail.contoso.com%2Fowa%2F&flags=4&forcedownlevel=0\
+                    &username=contoso%5Cjudy&password=Owa-F0rm%2BPw&passwordText=&isUtf8=1";
+        let s = b"HTTP/1.1 302 Found\r\nLocation: /owa/\r\nContent-Length: 0\r\n\r\n";
+        let ev = run(&owa_logon(body), s).unwrap();
+        assert_eq!(ev.auth.len(), 1);
+        let a = &ev.auth[0];
+        assert_eq!(a.mechanism, Mechanism::Form);
+        assert!(a.clear_credentials);
+        assert_eq!(a.user.as_deref(), Some("contoso\\judy"));
+        assert_eq!(a.outcome, Outcome::Unknown);
+        assert_eq!(http(&ev).requests[0].uri.as_deref(), Some("/owa/auth.owa"));
+        let out = render(&ev);
+        assert_no_secret(&out, "contoso\\judy", "Owa-F0rm+Pw");
+        assert_no_secret(&out, "contoso\\judy", "Owa-F0rm%2BPw");
+        // Exchange 2007's path, without a Content-Type, and a body cut after the password.
+        let c = "POST /OWA/auth/owaauth.dll HTTP/1.1\r\nContent-Length: 400\r\n\r\n\
+                 username=judy&password=Owa-F0rm%2BPw&pass";
+        let ev = run(c.as_bytes(), b"").unwrap();
+        assert_eq!(ev.auth[0].mechanism, Mechanism::Form);
+        assert_eq!(ev.auth[0].user.as_deref(), Some("judy"));
+        // Any form with a password, and two user names: nobody.
+        let c = "POST /adfs/ls/ HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded; \
+                 charset=UTF-8\r\nContent-Length: 45\r\n\r\n\
+                 UserName=a&username=b&Password=Owa-F0rm%2BPw";
+        let ev = run(c.as_bytes(), b"").unwrap();
+        assert_eq!(ev.auth[0].mechanism, Mechanism::Form);
+        assert_eq!(ev.auth[0].user, None);
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "b", "Owa-F0rm%2BPw");
+        // Near misses: no password field, an empty one, a form that is not urlencoded to
+        // another path, a GET.
+        for c in [
+            owa_logon("username=judy&passwordText=&isUtf8=1"),
+            owa_logon("username=judy&password=&isUtf8=1"),
+            b"POST /ews/ HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: 20\r\n\r\n\
+              <password>x</passwo"
+                .to_vec(),
+            b"GET /owa/auth.owa?password=x HTTP/1.1\r\n\r\n".to_vec(),
+        ] {
+            let ev = run(&c, b"").unwrap();
+            assert!(ev.auth.is_empty(), "{}", String::from_utf8_lossy(&c));
+        }
+    }
+
+    #[test]
+    fn owa_session_cookie_in_clear_is_a_clear_credential_once() {
+        let req = |cookie: &str| {
+            format!("GET /owa/ HTTP/1.1\r\nHost: mail.contoso.com\r\nCookie: {cookie}\r\n\r\n")
+        };
+        let cookie = "X-OWA-CANARY=abc; cadataKey=Ca-K3y-Val; cadata=\"Ca-D4ta-Val\"; \
+                      cadataIV=Ca-IV-Val; cadataSig=Ca-S1g-Val";
+        let c = [req(cookie), req(cookie)].concat();
+        let s = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".repeat(2);
+        let ev = run(c.as_bytes(), s.as_bytes()).unwrap();
+        assert_eq!(ev.auth.len(), 1, "{:?}", ev.auth);
+        let a = &ev.auth[0];
+        assert_eq!(a.mechanism, Mechanism::SessionCookie);
+        assert!(a.clear_credentials);
+        assert_eq!(a.user, None);
+        assert_eq!(http(&ev).requests.len(), 2);
+        let out = render(&ev);
+        for v in ["Ca-K3y-Val", "Ca-D4ta-Val", "Ca-IV-Val", "Ca-S1g-Val"] {
+            assert_no_secret(&out, "", v);
+        }
+        // Near misses: an emptied cadata (logoff), other cookies.
+        for cookie in [
+            "cadata=; X-OWA-CANARY=abc",
+            "ASP.NET_SessionId=x; notcadata=1",
+        ] {
+            let ev = run(req(cookie).as_bytes(), b"").unwrap();
+            assert!(ev.auth.is_empty(), "{cookie}");
+        }
+    }
+
+    #[test]
     fn answers_without_their_requests() {
         let ev = run(b"", b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").unwrap();
         assert_eq!(http(&ev).requests[0].status_code, Some(404));
@@ -891,6 +1376,21 @@ mod tests {
                     b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03".to_vec(),
                 ),
                 ("rpc", 0, rpc, Vec::new()),
+                (
+                    "owa-form-cookie-userinfo",
+                    0,
+                    [
+                        owa_logon("username=contoso%5Cu&password=p%2B&passwordText=&isUtf8=1"),
+                        b"GET http://u:p@mail/owa/ HTTP/1.1\r\nHost: a@mail\r\n\
+                          Cookie: cadata=\"x\"; cadataKey=y\r\n\r\n"
+                            .to_vec(),
+                        b"CONNECT u:p@mail:443 HTTP/1.1\r\n\r\n".to_vec(),
+                    ]
+                    .concat(),
+                    b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n\
+                      HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                        .to_vec(),
+                ),
             ],
         );
     }

@@ -346,13 +346,19 @@ impl<'a> Session<'a, '_> {
                     return;
                 }
             } else if verb.eq_ignore_ascii_case(b"LOGIN") {
-                // RFC 9051 §6.2.3: LOGIN SP userid SP password.
+                // RFC 9051 §6.2.3: LOGIN SP userid SP password. Only that shape names the user:
+                // with one argument, or more than two, which one is the password is not known.
                 let user = astring(&mut args, &mut self.cl);
                 let password = astring(&mut args, &mut self.cl);
+                let well_formed = password.is_some() && trim(args).is_empty();
                 self.rest_of_command(args);
                 let mut seen = AuthSeen::new(Mechanism::Password);
-                seen.user = user.filter(|u| !u.is_empty()).map(wire_text);
-                seen.clear_credentials = password.is_some();
+                if well_formed {
+                    seen.user = user.filter(|u| !u.is_empty()).map(wire_text);
+                }
+                seen.clear_credentials = [user, password]
+                    .iter()
+                    .any(|a| a.is_some_and(|a| !a.is_empty()));
                 let c = self.completion(tag, |_, _| true);
                 seen.outcome = Self::outcome(c);
                 self.ev.push_auth(seen);
@@ -501,6 +507,64 @@ mod tests {
         // STARTTLS was offered in the greeting and the client logged in without it.
         assert!(ev.facts.has(Fact::StarttlsOfferedNotUsed));
         assert_no_secret(&render(&ev), "alice", "S3cr3t-Lit");
+    }
+
+    #[test]
+    fn login_with_one_argument_names_nobody_and_is_clear() {
+        let s = format!("{GREETING}a1 NO bad\r\n");
+        for c in [
+            &b"a1 LOGIN \"Imap-0ne-Arg\"\r\n"[..],
+            b"a1 LOGIN Imap-0ne-Arg\r\n",
+            b"a1 LOGIN {12}\r\nImap-0ne-Arg\r\n",
+            // More than two arguments: not the command's shape either.
+            b"a1 LOGIN bob Imap-0ne-Arg extra\r\n",
+        ] {
+            let ev = run(c, s.as_bytes()).unwrap();
+            let a = &ev.auth[0];
+            assert_eq!(a.mechanism, Mechanism::Password);
+            assert_eq!(a.user, None, "{}", String::from_utf8_lossy(c));
+            assert!(a.clear_credentials, "{}", String::from_utf8_lossy(c));
+            assert_eq!(a.outcome, Outcome::Failure);
+            assert_no_secret(&render(&ev), "bob", "Imap-0ne-Arg");
+        }
+        // The near miss: two arguments name the first.
+        let ev = run(b"a1 LOGIN bob Imap-0ne-Arg\r\n", s.as_bytes()).unwrap();
+        assert_eq!(ev.auth[0].user.as_deref(), Some("bob"));
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "bob", "Imap-0ne-Arg");
+    }
+
+    #[test]
+    fn authenticate_plain_with_two_fields_and_login_password_first() {
+        let c = format!(
+            "A1 AUTHENTICATE PLAIN\r\n{}\r\n",
+            b64(b"carol\0Imap-Tw0-F1elds")
+        );
+        let s = format!("{GREETING}+ \r\nA1 OK done\r\n");
+        let ev = run(c.as_bytes(), s.as_bytes()).unwrap();
+        assert_eq!(ev.auth[0].mechanism, Mechanism::Plain);
+        assert_eq!(ev.auth[0].user, None);
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "carol", "Imap-Tw0-F1elds");
+        let c = format!(
+            "A1 AUTHENTICATE PLAIN {}\r\n",
+            b64(b"carol\0Imap-Tw0-F1elds")
+        );
+        let ev = run(c.as_bytes(), format!("{GREETING}A1 OK\r\n").as_bytes()).unwrap();
+        assert_eq!(ev.auth[0].user, None);
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "carol", "Imap-Tw0-F1elds");
+        // LOGIN whose server asks for the password first.
+        let c = format!(
+            "A1 AUTHENTICATE LOGIN\r\n{}\r\n{}\r\n",
+            b64(b"Imap-Pw-F1rst"),
+            b64(b"dave")
+        );
+        let s = format!("{GREETING}+ UGFzc3dvcmQ6\r\n+ VXNlcm5hbWU6\r\nA1 OK\r\n");
+        let ev = run(c.as_bytes(), s.as_bytes()).unwrap();
+        assert_eq!(ev.auth[0].user.as_deref(), Some("dave"));
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "dave", "Imap-Pw-F1rst");
     }
 
     #[test]
@@ -681,6 +745,20 @@ mod tests {
                 ("starttls", 0, tls_c, tls_s),
                 ("auth-ntlm", 0, ntlm.into_bytes(), ntlm_s.into_bytes()),
                 ("literals", 1, literal, literal_s.into_bytes()),
+                (
+                    "login-one-argument",
+                    0,
+                    format!(
+                        "a1 LOGIN {{2}}\r\npw\r\na2 AUTHENTICATE LOGIN\r\n{}\r\n{}\r\n",
+                        b64(b"pw"),
+                        b64(b"u")
+                    )
+                    .into_bytes(),
+                    format!(
+                        "{GREETING}+ go\r\na1 BAD no\r\n+ UGFzc3dvcmQ6\r\n+ VXNlcm5hbWU6\r\na2 OK\r\n"
+                    )
+                    .into_bytes(),
+                ),
             ],
         );
     }

@@ -618,16 +618,23 @@ fn sasl_bind(id: u32, mechanism: &str, creds: &[u8], st: &mut State, ev: &mut Ev
         }
     }
     match name.as_str() {
-        // RFC 4616: [authzid] NUL authcid NUL passwd.
+        // RFC 4616 §2, read as the clear-text inspectors read it: three fields name the authcid,
+        // any other count nobody.
         "PLAIN" if !creds.is_empty() => {
-            let mut parts = creds.splitn(3, |&b| b == 0);
-            let _authzid = parts.next();
-            user = parts.next().and_then(nonempty);
-            clear = parts.next().is_some_and(|p| !p.is_empty());
+            let m = super::line::PlainMessage::parse(creds);
+            user = m.authcid.and_then(nonempty);
+            clear = m.secret;
         }
-        // RFC 2195: "user SP digest".
+        // RFC 2195 §2: "user SP digest"; a digest alone names nobody.
         "CRAM-MD5" if !creds.is_empty() => {
-            user = creds.split(|&b| b == b' ').next().and_then(nonempty);
+            user = super::line::cram_md5_user(creds).and_then(nonempty);
+        }
+        // draft-murchison-sasl-login-00 §2: the user name, then the password, each in its own
+        // bind step. The server's prompts ride in the responses' serverSaslCreds, which this walk
+        // reads after the requests, so a step cannot be told from the other: every non-empty one
+        // counts as the password, and none names the user.
+        "LOGIN" if !creds.is_empty() => {
+            clear = true;
         }
         // RFC 2831 §2.1.2: the digest-response names the user as username="…".
         "DIGEST-MD5" => {
@@ -635,11 +642,10 @@ fn sasl_bind(id: u32, mechanism: &str, creds: &[u8], st: &mut State, ev: &mut Ev
                 user = nonempty(u);
             }
         }
-        // RFC 7628 §3.1 (n,a=user,…) and Google's XOAUTH2 (user=…^A): the token crosses too.
+        // RFC 7628 §3.1 and Google's XOAUTH2: the name in the header, and the token crosses too.
         "OAUTHBEARER" | "XOAUTH2" if !creds.is_empty() => {
             clear = true;
-            let key: &[u8] = if name == "XOAUTH2" { b"user=" } else { b"a=" };
-            user = value_after(creds, key).and_then(nonempty);
+            user = super::line::bearer_user(creds).and_then(nonempty);
         }
         _ => {}
     }
@@ -679,17 +685,6 @@ fn quoted_after<'a>(b: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     let start = super::auth::find(b, key)? + key.len();
     let rest = b.get(start..)?;
     let end = rest.iter().position(|&c| c == b'"')?;
-    rest.get(..end)
-}
-
-/// The bytes after `key` up to the next `,`, `^A` or end.
-fn value_after<'a>(b: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    let start = super::auth::find(b, key)? + key.len();
-    let rest = b.get(start..)?;
-    let end = rest
-        .iter()
-        .position(|&c| c == b',' || c == 0x01)
-        .unwrap_or(rest.len());
     rest.get(..end)
 }
 
@@ -1207,6 +1202,7 @@ fn finish(input: &Input<'_>, mut st: State, ev: &mut Evidence) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inspect::line::testdata::assert_no_secret;
     use crate::inspect::{Detail, MAX_AUTH};
     use ber::build::{ctx, int, int_tagged, seq, tlv};
     use proptest::prelude::*;
@@ -1776,7 +1772,11 @@ mod tests {
         assert_eq!(ev.auth[0].user.as_deref(), Some("dave"));
         assert!(!format!("{ev:?}").contains("0123abcd"));
         let ev = run(
-            &bind_sasl(1, "CRAM-MD5", Some(b"erin 0123456789abcdef")),
+            &bind_sasl(
+                1,
+                "CRAM-MD5",
+                Some(b"erin 0123456789abcdef0123456789abcdef"),
+            ),
             &[],
         );
         assert_eq!(ev.auth[0].user.as_deref(), Some("erin"));
@@ -1793,6 +1793,71 @@ mod tests {
         assert!(ev.auth[0].clear_credentials);
         let ev = run(&bind_sasl(1, "X-UNKNOWN", None), &[]);
         assert_eq!(ev.auth[0].mechanism, Mechanism::Other);
+    }
+
+    #[test]
+    fn sasl_plain_with_two_fields_names_nobody_and_is_clear() {
+        let three = run(
+            &bind_sasl(1, "PLAIN", Some(b"\0carol\0Ldap-Tw0-F1elds")),
+            &bind_resp(1, 0, None),
+        );
+        assert_eq!(three.auth[0].user.as_deref(), Some("carol"));
+        assert!(three.auth[0].clear_credentials);
+        for creds in [
+            &b"carol\0Ldap-Tw0-F1elds"[..],
+            b"Ldap-Tw0-F1elds",
+            b"\0\0Ldap-Tw0-F1elds",
+            b"a\0carol\0Ldap-Tw0-F1elds\0b",
+        ] {
+            let ev = run(&bind_sasl(1, "PLAIN", Some(creds)), &bind_resp(1, 0, None));
+            let a = &ev.auth[0];
+            assert_eq!(a.mechanism, Mechanism::Plain);
+            assert_eq!(a.user, None, "{creds:?}");
+            assert!(a.clear_credentials, "{creds:?}");
+            let out = format!(
+                "{ev:?}\n{}\n{}",
+                json(&ev),
+                serde_json::to_string(&ev.auth).unwrap()
+            );
+            assert_no_secret(&out, "carol", "Ldap-Tw0-F1elds");
+        }
+    }
+
+    #[test]
+    fn sasl_digests_and_tokens_never_name_a_user() {
+        // CRAM-MD5 with the digest alone.
+        let digest = b"b913a602c7eda7a495b4e6e7334d3890";
+        let ev = run(&bind_sasl(1, "CRAM-MD5", Some(digest)), &[]);
+        assert_eq!(ev.auth[0].user, None);
+        assert!(!ev.auth[0].clear_credentials);
+        assert!(!format!("{ev:?}").contains("b913a602"));
+        // OAUTHBEARER without a name in its header, and a token that looks like one.
+        let ev = run(
+            &bind_sasl(
+                1,
+                "OAUTHBEARER",
+                Some(b"n,,\x01auth=Bearer dGVzdGa=T0ken-Tail\x01\x01"),
+            ),
+            &[],
+        );
+        assert_eq!(ev.auth[0].user, None);
+        assert!(ev.auth[0].clear_credentials);
+        assert!(!format!("{ev:?}").contains("T0ken-Tail"));
+        // LOGIN: the password crosses in a bind step.
+        let c = [
+            bind_sasl(1, "LOGIN", None),
+            bind_sasl(2, "LOGIN", Some(b"carol")),
+            bind_sasl(3, "LOGIN", Some(b"L0gin-Step")),
+        ]
+        .concat();
+        let ev = run(&c, &[]);
+        assert_eq!(ev.auth.len(), 1, "{:?}", ev.auth);
+        assert_eq!(ev.auth[0].mechanism, Mechanism::Login);
+        assert_eq!(ev.auth[0].user, None);
+        assert!(ev.auth[0].clear_credentials);
+        assert!(!format!("{ev:?}").contains("L0gin-Step"));
+        let ev = run(&bind_sasl(1, "LOGIN", None), &[]);
+        assert!(!ev.auth[0].clear_credentials, "nothing sent yet");
     }
 
     #[test]
@@ -2131,6 +2196,16 @@ mod tests {
                 0,
                 bind_sasl(1, "DIGEST-MD5", Some(b"username=\"dave\",realm=\"r\"")),
                 bind_resp(1, 0, None),
+            ),
+            (
+                "sasl-plain-two-fields",
+                0,
+                [
+                    bind_sasl(1, "PLAIN", Some(b"carol\0pw")),
+                    bind_sasl(2, "OAUTHBEARER", Some(b"n,a=u,\x01auth=Bearer t\x01\x01")),
+                ]
+                .concat(),
+                bind_resp(1, 49, None),
             ),
             (
                 "search-filter",

@@ -295,6 +295,93 @@ pub(crate) fn sasl_mechanism(name: &[u8]) -> Mechanism {
         .map_or(Mechanism::Other, |&(_, m)| m)
 }
 
+/// A SASL PLAIN message (RFC 4616 §2), as far as it names anyone:
+///
+/// ```text
+/// message = [authzid] UTF8NUL authcid UTF8NUL passwd
+/// ```
+///
+/// Exactly two NULs, so exactly three fields. Any other count is not PLAIN, and which field
+/// would be the password is not known: nobody is named, and whatever crossed counts as a secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PlainMessage<'a> {
+    /// The authentication identity: the middle one of exactly three fields, when not empty.
+    pub authcid: Option<&'a [u8]>,
+    /// A password, or bytes that may hold one, crossed.
+    pub secret: bool,
+}
+
+impl<'a> PlainMessage<'a> {
+    pub fn parse(message: &'a [u8]) -> Self {
+        let mut fields = message.split(|&b| b == 0);
+        match (fields.next(), fields.next(), fields.next(), fields.next()) {
+            (Some(_authzid), Some(authcid), Some(passwd), None) => Self {
+                authcid: Some(authcid).filter(|a| !a.is_empty()),
+                secret: !passwd.is_empty(),
+            },
+            _ => Self {
+                authcid: None,
+                secret: !message.is_empty(),
+            },
+        }
+    }
+}
+
+/// Length of a CRAM-MD5 digest in hex: RFC 2195 §2, the 16 octets of HMAC-MD5 "represented as a
+/// sequence of hexadecimal digits".
+const CRAM_MD5_DIGEST_HEX: usize = 32;
+
+/// The user of a CRAM-MD5 response (RFC 2195 §2): "a string consisting of the user name, a
+/// space, and a 'digest'". Only a response that ends in a space and the 32 hex digits of a
+/// digest names anyone, and only with what precedes that space: a digest alone names nobody.
+pub(crate) fn cram_md5_user(response: &[u8]) -> Option<&[u8]> {
+    let sp = response.iter().rposition(|&b| b == b' ')?;
+    let (user, digest) = response.split_at(sp);
+    let digest = digest.get(1..)?;
+    let is_digest = digest.len() == CRAM_MD5_DIGEST_HEX && digest.iter().all(u8::is_ascii_hexdigit);
+    Some(user).filter(|u| is_digest && !u.is_empty())
+}
+
+/// What a LOGIN server asked for last (draft-murchison-sasl-login-00 §2: a challenge that
+/// "SHOULD be" "User Name", then one that "SHOULD be" "Password"; Exchange sends "Username:" and
+/// "Password:", MS-XLOGIN). The answer to a prompt is read by the prompt, never by its place in
+/// the exchange: a server may ask for the password first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Prompt {
+    /// No challenge came before this response (the server's answers are not in the prefix).
+    #[default]
+    Unseen,
+    /// The response came with the command (`AUTH LOGIN dXNlcg==`): the user name, which is what
+    /// MS-XLOGIN lets a client send there.
+    Initial,
+    User,
+    Password,
+    /// A challenge that names neither.
+    Other,
+}
+
+impl Prompt {
+    /// Reads a LOGIN challenge: base64 as the draft says, or else the text itself, from a server
+    /// that sends it bare. Case is ignored, and so is what follows the word ("User Name\0",
+    /// "Username:", "password").
+    fn of(challenge: &[u8]) -> Prompt {
+        let named = |text: &[u8]| {
+            if starts_ci(text, b"user") {
+                Some(Prompt::User)
+            } else if starts_ci(text, b"pass") {
+                Some(Prompt::Password)
+            } else {
+                None
+            }
+        };
+        let mut buf = [0u8; MAX_BLOB];
+        b64(challenge, &mut buf)
+            .and_then(named)
+            .or_else(|| named(trim(challenge)))
+            .unwrap_or(Prompt::Other)
+    }
+}
+
 /// One SASL exchange (RFC 4422 §3): the mechanism the client named, then base64 challenges from
 /// the server and responses from the client until the protocol's final answer. It keeps the
 /// mechanism, the user name where the mechanism sends one in clear, and whether the password or
@@ -302,10 +389,10 @@ pub(crate) fn sasl_mechanism(name: &[u8]) -> Mechanism {
 #[derive(Debug)]
 pub(crate) struct Sasl {
     seen: AuthSeen,
-    /// Client responses seen so far, the initial response included.
-    responses: u32,
     /// A GSS mechanism whose blobs go to [`Evidence::security_blob`].
     gss: bool,
+    /// What the last challenge asked for, until a response answers it (LOGIN).
+    prompt: Prompt,
 }
 
 impl Sasl {
@@ -319,13 +406,14 @@ impl Sasl {
         );
         let mut s = Self {
             seen: AuthSeen::new(mechanism),
-            responses: 0,
             gss,
+            prompt: Prompt::Unseen,
         };
         if mechanism == Mechanism::Anonymous {
             ev.facts.add(Fact::AnonymousAccess);
         }
         if let Some(ir) = initial.filter(|ir| !ir.is_empty()) {
+            s.prompt = Prompt::Initial;
             s.response(if ir == b"=" { b"" } else { ir }, ev);
         }
         s
@@ -336,8 +424,12 @@ impl Sasl {
         self.seen.mechanism
     }
 
-    /// A server challenge (the text after `334 ` or `+ `).
+    /// A server challenge (the text after `334 ` or `+ `). Callers pass each challenge before
+    /// the response that answers it.
     pub fn challenge(&mut self, text: &[u8], ev: &mut Evidence) {
+        if self.seen.mechanism == Mechanism::Login {
+            self.prompt = Prompt::of(text);
+        }
         if self.gss {
             let mut buf = [0u8; MAX_BLOB];
             if let Some(blob) = b64(text, &mut buf) {
@@ -353,40 +445,41 @@ impl Sasl {
             self.seen.outcome = Outcome::Failure;
             return false;
         }
-        self.responses = self.responses.saturating_add(1);
+        let prompt = std::mem::take(&mut self.prompt);
         let mut buf = [0u8; MAX_BLOB];
         let decoded = b64(text, &mut buf);
         match self.seen.mechanism {
-            // RFC 4616: [authzid] NUL authcid NUL passwd.
             Mechanism::Plain => {
-                if let Some(d) = decoded {
-                    let mut parts = d.split(|&b| b == 0);
-                    let authzid = parts.next().unwrap_or(&[]);
-                    let authcid = parts.next();
-                    let user = authcid.filter(|a| !a.is_empty()).unwrap_or(authzid);
-                    if !user.is_empty() && authcid.is_some() {
-                        self.seen.user = Some(wire_text(user));
-                    }
-                    self.seen.clear_credentials |= parts.next().is_some_and(|p| !p.is_empty());
+                // Text that is not base64 is still the client's answer to a password mechanism.
+                let m = decoded.map_or(
+                    PlainMessage {
+                        authcid: None,
+                        secret: !text.is_empty(),
+                    },
+                    PlainMessage::parse,
+                );
+                if let Some(user) = m.authcid {
+                    self.seen.user = Some(wire_text(user));
                 }
+                self.seen.clear_credentials |= m.secret;
             }
-            // draft-murchison-sasl-login: the user name, then the password, each on its own.
-            Mechanism::Login => {
-                if self.responses == 1 {
+            // draft-murchison-sasl-login-00 §2: the answer to the user-name prompt is the user,
+            // the answer to the password prompt the password; an initial response is the user
+            // name (MS-XLOGIN). An answer to a prompt that was not seen, or not understood, may
+            // be either: it names nobody and counts as the password.
+            Mechanism::Login => match prompt {
+                Prompt::Initial | Prompt::User => {
                     if let Some(d) = decoded.filter(|d| !d.is_empty()) {
                         self.seen.user = Some(wire_text(d));
                     }
-                } else {
-                    self.seen.clear_credentials = true;
                 }
-            }
-            // RFC 2195: "user SP digest".
+                Prompt::Password | Prompt::Unseen | Prompt::Other => {
+                    self.seen.clear_credentials |= !text.is_empty();
+                }
+            },
             Mechanism::CramMd5 => {
-                if let Some(d) = decoded {
-                    let (user, _) = word(d);
-                    if !user.is_empty() {
-                        self.seen.user = Some(wire_text(user));
-                    }
+                if let Some(user) = decoded.and_then(cram_md5_user) {
+                    self.seen.user = Some(wire_text(user));
                 }
             }
             Mechanism::DigestMd5 => {
@@ -394,8 +487,7 @@ impl Sasl {
                     self.seen.user = Some(wire_text(user));
                 }
             }
-            // XOAUTH2: "user=" name ^A "auth=Bearer " token ^A ^A; RFC 7628 OAUTHBEARER:
-            // gs2 header "n,a=" name "," then ^A "auth=Bearer " token.
+            // XOAUTH2 and OAUTHBEARER: the name in the header, the token in an "auth=" pair.
             Mechanism::Bearer => {
                 if let Some(d) = decoded {
                     if let Some(user) = bearer_user(d) {
@@ -438,17 +530,21 @@ impl Sasl {
     }
 }
 
-/// The user name in an XOAUTH2 or OAUTHBEARER initial response.
-fn bearer_user(d: &[u8]) -> Option<&[u8]> {
-    for field in d.split(|&b| b == 0x01 || b == b',') {
-        if let Some(u) = field.strip_prefix(b"user=") {
-            return Some(u).filter(|u| !u.is_empty());
-        }
-        if let Some(u) = field.strip_prefix(b"a=") {
-            return Some(u).filter(|u| !u.is_empty());
-        }
+/// The user name in an XOAUTH2 or OAUTHBEARER initial response. XOAUTH2 (Google's "XOAUTH2
+/// Mechanism"): `"user=" name ^A "auth=Bearer " token ^A ^A`. OAUTHBEARER (RFC 7628 §3.1):
+/// `gs2-header kvsep *kvpair kvsep`, where `gs2-header = cbind-flag "," [ "a=" saslname ] ","`
+/// and `kvsep` is ^A. The name is only looked for before the first ^A, where no token can be.
+pub(crate) fn bearer_user(d: &[u8]) -> Option<&[u8]> {
+    let head = d.split(|&b| b == 0x01).next()?;
+    if let Some(u) = head.strip_prefix(b"user=") {
+        return Some(u).filter(|u| !u.is_empty());
     }
-    None
+    let mut gs2 = head.split(|&b| b == b',');
+    let _cbind_flag = gs2.next();
+    let authzid = gs2.next()?.strip_prefix(b"a=")?;
+    // The header ends with its second comma; without it this is not a gs2 header.
+    gs2.next()?;
+    Some(authzid).filter(|u| !u.is_empty())
 }
 
 /// The value of `name=value` or `name="value"` in a comma-separated parameter list (DIGEST-MD5,
@@ -649,18 +745,222 @@ mod tests {
         assert!(!format!("{a:?}").contains("s3cret"));
     }
 
-    #[test]
-    fn sasl_login_user_then_password() {
+    /// A challenge (`None`: one the prefix does not hold) and the response to it.
+    type Turn<'a> = (Option<&'a [u8]>, &'a [u8]);
+
+    /// Runs a SASL exchange: the mechanism, its initial response, then the steps.
+    fn exchange(mech: &[u8], initial: Option<&[u8]>, steps: &[Turn<'_>]) -> AuthSeen {
         let mut ev = Evidence::default();
-        let mut s = Sasl::start(b"login", None, &mut ev);
-        assert!(s.response(b"Ym9i", &mut ev)); // bob
-        let partial = format!("{s:?}");
-        assert!(partial.contains("bob"));
-        assert!(s.response(b"aHVudGVyMg==", &mut ev));
-        let a = s.finish(Outcome::Failure, &ev);
-        assert_eq!(a.user.as_deref(), Some("bob"));
+        let initial = initial.map(testdata::b64);
+        let mut s = Sasl::start(mech, initial.as_deref().map(str::as_bytes), &mut ev);
+        for (challenge, response) in steps {
+            if let Some(c) = challenge {
+                s.challenge(testdata::b64(c).as_bytes(), &mut ev);
+            }
+            s.response(testdata::b64(response).as_bytes(), &mut ev);
+        }
+        s.finish(Outcome::Unknown, &ev)
+    }
+
+    fn shown(a: &AuthSeen) -> String {
+        format!("{a:?}\n{}", serde_json::to_string(a).unwrap())
+    }
+
+    #[test]
+    fn plain_message_names_the_authcid_of_exactly_three_fields() {
+        let named = PlainMessage::parse;
+        assert_eq!(
+            named(b"\0alice\0pw"),
+            PlainMessage {
+                authcid: Some(b"alice"),
+                secret: true
+            }
+        );
+        assert_eq!(named(b"admin\0alice\0pw").authcid, Some(&b"alice"[..]));
+        // An empty password: a name, and no secret.
+        assert_eq!(
+            named(b"\0alice\0"),
+            PlainMessage {
+                authcid: Some(b"alice"),
+                secret: false
+            }
+        );
+        // Any other count of fields, or an empty authcid: nobody, and a secret may be there.
+        for m in [
+            &b"alice\0pw"[..],
+            b"pw",
+            b"\0pw",
+            b"a\0alice\0pw\0more",
+            b"\0\0pw",
+            b"admin\0\0pw",
+        ] {
+            assert_eq!(
+                named(m),
+                PlainMessage {
+                    authcid: None,
+                    secret: true
+                },
+                "{m:?}"
+            );
+        }
+        assert!(!named(b"").secret);
+    }
+
+    #[test]
+    fn sasl_plain_with_two_fields_names_nobody_and_is_clear() {
+        for (message, user) in [
+            (&b"\0alice\0Tw0-F1elds"[..], Some("alice")),
+            (b"alice\0Tw0-F1elds", None),
+            (b"Tw0-F1elds", None),
+            (b"x\0alice\0Tw0-F1elds\0y", None),
+            (b"\0\0Tw0-F1elds", None),
+        ] {
+            let a = exchange(b"PLAIN", Some(message), &[]);
+            assert_eq!(a.user.as_deref(), user, "{message:?}");
+            assert!(a.clear_credentials, "{message:?}");
+            testdata::assert_no_secret(&shown(&a), "alice", "Tw0-F1elds");
+            // The same after an empty challenge.
+            let b = exchange(b"PLAIN", None, &[(Some(b""), message)]);
+            assert_eq!(b.user.as_deref(), user, "{message:?}");
+            assert!(b.clear_credentials, "{message:?}");
+        }
+        // Not base64 at all: still a password mechanism's answer.
+        let mut ev = Evidence::default();
+        let mut s = Sasl::start(b"PLAIN", None, &mut ev);
+        s.response(b"N0t-B64!", &mut ev);
+        let a = s.finish(Outcome::Unknown, &ev);
         assert!(a.clear_credentials);
-        assert_eq!(a.outcome, Outcome::Failure);
+        assert_eq!(a.user, None);
+    }
+
+    #[test]
+    fn sasl_login_follows_the_prompts_not_the_order() {
+        const USER: &[u8] = b"Username:";
+        const PASS: &[u8] = b"Password:";
+        // What the case shows, the initial response, (challenge, response) pairs, the user.
+        type Case<'a> = (&'a str, Option<&'a [u8]>, Vec<Turn<'a>>, Option<&'a str>);
+        let cases: [Case<'_>; 8] = [
+            (
+                "user first",
+                None,
+                vec![(Some(USER), b"bob"), (Some(PASS), b"Pr0mpt-Pw")],
+                Some("bob"),
+            ),
+            (
+                "password first",
+                None,
+                vec![(Some(PASS), b"Pr0mpt-Pw"), (Some(USER), b"bob")],
+                Some("bob"),
+            ),
+            (
+                "initial response",
+                Some(b"bob"),
+                vec![(Some(PASS), b"Pr0mpt-Pw")],
+                Some("bob"),
+            ),
+            (
+                "draft wording",
+                None,
+                vec![
+                    (Some(b"User Name\0"), b"bob"),
+                    (Some(b"password"), b"Pr0mpt-Pw"),
+                ],
+                Some("bob"),
+            ),
+            (
+                "no prompts seen",
+                None,
+                vec![(None, b"bob"), (None, b"Pr0mpt-Pw")],
+                None,
+            ),
+            (
+                "unknown prompts",
+                None,
+                vec![(Some(b"Who?"), b"bob"), (Some(b""), b"Pr0mpt-Pw")],
+                None,
+            ),
+            (
+                "password only",
+                None,
+                vec![(Some(PASS), b"Pr0mpt-Pw")],
+                None,
+            ),
+            (
+                "prompt then none",
+                None,
+                vec![(Some(USER), b"bob"), (None, b"Pr0mpt-Pw")],
+                Some("bob"),
+            ),
+        ];
+        for (what, initial, steps, user) in cases {
+            let a = exchange(b"LOGIN", initial, &steps);
+            assert_eq!(a.user.as_deref(), user, "{what}");
+            assert!(a.clear_credentials, "{what}");
+            testdata::assert_no_secret(&shown(&a), "bob", "Pr0mpt-Pw");
+        }
+        // The user name alone, asked for: no password crossed.
+        let a = exchange(b"LOGIN", None, &[(Some(USER), b"bob")]);
+        assert_eq!(a.user.as_deref(), Some("bob"));
+        assert!(!a.clear_credentials);
+    }
+
+    #[test]
+    fn login_prompts_in_base64_or_bare() {
+        assert_eq!(Prompt::of(b"VXNlcm5hbWU6"), Prompt::User);
+        assert_eq!(Prompt::of(b"UGFzc3dvcmQ6"), Prompt::Password);
+        assert_eq!(Prompt::of(b"VXNlciBOYW1lAA=="), Prompt::User);
+        assert_eq!(Prompt::of(b"Username:"), Prompt::User);
+        assert_eq!(Prompt::of(b"PASSWORD"), Prompt::Password);
+        assert_eq!(Prompt::of(b""), Prompt::Other);
+        assert_eq!(Prompt::of(b"R28gb24="), Prompt::Other);
+    }
+
+    #[test]
+    fn cram_md5_names_the_user_before_the_digest_only() {
+        const DIGEST: &str = "b913a602c7eda7a495b4e6e7334d3890";
+        assert_eq!(
+            cram_md5_user(format!("tim {DIGEST}").as_bytes()),
+            Some(&b"tim"[..])
+        );
+        assert_eq!(
+            cram_md5_user(format!("tim smith {DIGEST}").as_bytes()),
+            Some(&b"tim smith"[..])
+        );
+        for near in [
+            DIGEST.to_owned(),
+            format!(" {DIGEST}"),
+            "tim b913a602".to_owned(),
+            "tim Cr4m-N0t-A-Digest-But-Long-32".to_owned(),
+            format!("{DIGEST} "),
+        ] {
+            assert_eq!(cram_md5_user(near.as_bytes()), None, "{near}");
+        }
+        let a = exchange(b"CRAM-MD5", None, &[(Some(b"<1.2@h>"), DIGEST.as_bytes())]);
+        assert_eq!(a.user, None);
+        assert!(!a.clear_credentials, "a digest is not the password");
+        testdata::assert_no_secret(&shown(&a), "tim", DIGEST);
+    }
+
+    #[test]
+    fn bearer_user_is_read_from_the_header_only() {
+        assert_eq!(
+            bearer_user(b"user=u@x\x01auth=Bearer t\x01\x01"),
+            Some(&b"u@x"[..])
+        );
+        assert_eq!(
+            bearer_user(b"n,a=u@x,\x01host=h\x01auth=Bearer t\x01\x01"),
+            Some(&b"u@x"[..])
+        );
+        // No name in the header: the token is never searched, whatever it holds.
+        for near in [
+            &b"n,,\x01auth=Bearer dGVzdGa=\x01\x01"[..],
+            b"n,,\x01auth=Bearer x,a=T0ken-Tail\x01\x01",
+            b"\x01auth=Bearer user=T0ken-Tail\x01\x01",
+            b"n,a=T0ken-Tail",
+            b"",
+        ] {
+            assert_eq!(bearer_user(near), None, "{near:?}");
+        }
     }
 
     #[test]
@@ -686,9 +986,12 @@ mod tests {
         assert_eq!(a.mechanism, Mechanism::Bearer);
         assert_eq!(a.user.as_deref(), Some("carol"));
         assert!(a.clear_credentials);
-        // "dave 0123456789abcdef"
+        // "dave 0123456789abcdef0123456789abcdef"
         let mut s = Sasl::start(b"CRAM-MD5", None, &mut ev);
-        s.response(b"ZGF2ZSAwMTIzNDU2Nzg5YWJjZGVm", &mut ev);
+        s.response(
+            b"ZGF2ZSAwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==",
+            &mut ev,
+        );
         let a = s.finish(Outcome::Success, &ev);
         assert_eq!(a.user.as_deref(), Some("dave"));
         assert!(!a.clear_credentials);

@@ -234,6 +234,12 @@ pub enum Mechanism {
     Netlogon,
     /// Mutual TLS: the client sent a certificate.
     ClientCertificate,
+    /// An HTML login form posted over HTTP (Outlook on the web's forms-based authentication).
+    Form,
+    /// A user name and password (or a token) in a URL's user information, `user:password@host`.
+    UrlUserinfo,
+    /// A session cookie that stands for a logged-on user (Outlook on the web's `cadata`).
+    SessionCookie,
     /// A mechanism the inspector saw and has no name for.
     Other,
 }

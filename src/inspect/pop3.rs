@@ -205,7 +205,10 @@ impl<'a> Session<'a, '_> {
                     self.lines(Self::capability);
                 }
             } else if v(b"USER") {
-                self.user = Some(trim(args)).filter(|u| !u.is_empty());
+                // RFC 1939 §3 and §7: "USER name", one argument, and arguments never hold a
+                // space. A line with more is not that command, and may hold the password.
+                let name = trim(args);
+                self.user = Some(name).filter(|n| !n.is_empty() && !n.contains(&b' '));
             } else if v(b"PASS") {
                 // RFC 1939 §7: the password in clear.
                 let mut seen = AuthSeen::new(Mechanism::Password);
@@ -214,10 +217,14 @@ impl<'a> Session<'a, '_> {
                 seen.outcome = Self::outcome(answer);
                 self.ev.push_auth(seen);
             } else if v(b"APOP") {
-                // RFC 1939 §7: APOP name digest, an MD5 challenge-response.
+                // RFC 1939 §7: APOP name digest, an MD5 challenge-response. Only the first of
+                // exactly two arguments is the name: a digest alone names nobody.
                 let mut seen = AuthSeen::new(Mechanism::Apop);
-                let (name, _) = word(args);
-                seen.user = Some(name).filter(|n| !n.is_empty()).map(wire_text);
+                let (name, digest) = word(args);
+                let well_formed = !digest.is_empty() && !trim(digest).contains(&b' ');
+                seen.user = Some(name)
+                    .filter(|n| well_formed && !n.is_empty())
+                    .map(wire_text);
                 seen.outcome = Self::outcome(answer);
                 self.ev.push_auth(seen);
             } else if v(b"AUTH") {
@@ -463,6 +470,57 @@ mod tests {
     }
 
     #[test]
+    fn auth_plain_with_two_fields_names_nobody_and_is_clear() {
+        let s = [GREETING, "+OK Logged in.\r\n"].concat();
+        let c = format!("AUTH PLAIN {}\r\n", b64(b"ivan\0Pop-Tw0-F1elds"));
+        let ev = run(c.as_bytes(), s.as_bytes()).unwrap();
+        assert_eq!(ev.auth[0].mechanism, Mechanism::Plain);
+        assert_eq!(ev.auth[0].user, None);
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "ivan", "Pop-Tw0-F1elds");
+        let c = format!("AUTH PLAIN\r\n{}\r\n", b64(b"ivan\0Pop-Tw0-F1elds"));
+        let s = [GREETING, "+ \r\n+OK Logged in.\r\n"].concat();
+        let ev = run(c.as_bytes(), s.as_bytes()).unwrap();
+        assert_eq!(ev.auth[0].user, None);
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "ivan", "Pop-Tw0-F1elds");
+    }
+
+    #[test]
+    fn user_pass_and_apop_of_the_wrong_shape_name_nobody() {
+        let ok = [GREETING, "+OK\r\n", "-ERR no\r\n"].concat();
+        // USER with two words, then PASS: the USER line may hold the password.
+        let ev = run(b"USER ivan Pop-Sp4ce-Pw\r\nPASS x\r\n", ok.as_bytes()).unwrap();
+        assert_eq!(ev.auth[0].user, None);
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "ivan", "Pop-Sp4ce-Pw");
+        // PASS without USER.
+        let ev = run(
+            b"PASS Pop-Sp4ce-Pw\r\n",
+            [GREETING, "-ERR\r\n"].concat().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(ev.auth[0].user, None);
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "ivan", "Pop-Sp4ce-Pw");
+        // The near miss.
+        let ev = run(b"USER ivan\r\nPASS Pop-Sp4ce-Pw\r\n", ok.as_bytes()).unwrap();
+        assert_eq!(ev.auth[0].user.as_deref(), Some("ivan"));
+        // APOP with the digest alone names nobody; with a name, the name.
+        let s = "+OK POP3 ready <1896.697170952@dbc.mtview.ca.us>\r\n-ERR no\r\n";
+        let ev = run(b"APOP c4c9334bac560ecc979e58001b3e22fb\r\n", s.as_bytes()).unwrap();
+        assert_eq!(ev.auth[0].mechanism, Mechanism::Apop);
+        assert_eq!(ev.auth[0].user, None);
+        assert!(!render(&ev).contains("c4c9334b"));
+        let ev = run(
+            b"APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n",
+            s.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(ev.auth[0].user.as_deref(), Some("mrose"));
+    }
+
+    #[test]
     fn not_pop3() {
         assert!(run(b"USER anonymous\r\n", b"220 FTP ready\r\n").is_none());
         // A silent server and USER: POP3 only on its own port (FTP sends USER too).
@@ -521,6 +579,12 @@ mod tests {
                 ("stls", 0, tls_c, tls_s),
                 ("auth-login", 0, login.into_bytes(), login_s.into_bytes()),
                 ("apop", 0, apop, apop_s),
+                (
+                    "auth-plain-two-fields",
+                    0,
+                    format!("USER u pw\r\nPASS x\r\nAUTH PLAIN {}\r\n", b64(b"u\0pw")).into_bytes(),
+                    [GREETING, "+OK\r\n-ERR\r\n+OK\r\n"].concat().into_bytes(),
+                ),
                 (
                     "client-only",
                     0x11,

@@ -629,15 +629,108 @@ mod tests {
     }
 
     #[test]
-    fn auth_login_without_the_server_side_still_reads_the_client() {
+    fn auth_login_without_the_server_side_is_clear_and_names_nobody() {
+        // The prompts are not in the prefix, so which line is the password is not known.
         let (c, _) = auth_login();
         let ev = run(&c, b"").unwrap();
         let a = &ev.auth[0];
-        assert_eq!(a.user.as_deref(), Some("alice@contoso.com"));
+        assert_eq!(a.user, None);
         assert!(a.clear_credentials);
         assert_eq!(a.outcome, Outcome::Unknown);
         assert_eq!(smtp(&ev).mail_from, 1);
         assert_no_secret(&render(&ev), "alice@contoso.com", "Tr0ub4dor&3");
+    }
+
+    #[test]
+    fn auth_plain_with_two_fields_names_nobody_and_is_clear() {
+        let s = conv(&[BANNER, EHLO_PLAIN, "235 ok\r\n"]);
+        // The near miss: three fields name the authcid.
+        let c = conv(&[
+            "EHLO x\r\nAUTH PLAIN ",
+            &b64(b"\0carol\0Smtp-Tw0-F1elds"),
+            "\r\n",
+        ]);
+        let ev = run(&c, &s).unwrap();
+        assert_eq!(ev.auth[0].user.as_deref(), Some("carol"));
+        assert!(ev.auth[0].clear_credentials);
+        // "user NUL password", the password alone, four fields: nobody, and still clear.
+        for message in [
+            &b"carol\0Smtp-Tw0-F1elds"[..],
+            b"Smtp-Tw0-F1elds",
+            b"a\0carol\0Smtp-Tw0-F1elds\0b",
+        ] {
+            let c = conv(&["EHLO x\r\nAUTH PLAIN ", &b64(message), "\r\n"]);
+            let ev = run(&c, &s).unwrap();
+            let a = &ev.auth[0];
+            assert_eq!(a.mechanism, Mechanism::Plain);
+            assert_eq!(a.user, None, "{message:?}");
+            assert!(a.clear_credentials, "{message:?}");
+            assert_eq!(a.outcome, Outcome::Success);
+            assert_no_secret(&render(&ev), "carol", "Smtp-Tw0-F1elds");
+            // The same after a challenge.
+            let c = conv(&["EHLO x\r\nAUTH PLAIN\r\n", &b64(message), "\r\n"]);
+            let s = conv(&[BANNER, EHLO_PLAIN, "334 \r\n", "235 ok\r\n"]);
+            let ev = run(&c, &s).unwrap();
+            assert_eq!(ev.auth[0].user, None, "{message:?}");
+            assert!(ev.auth[0].clear_credentials, "{message:?}");
+            assert_no_secret(&render(&ev), "carol", "Smtp-Tw0-F1elds");
+        }
+    }
+
+    #[test]
+    fn auth_login_reads_the_password_by_its_prompt() {
+        let user = b64(b"alice@contoso.com");
+        let pass = b64(b"Pw-F1rst-Smtp");
+        let c = conv(&["EHLO x\r\nAUTH LOGIN\r\n", &pass, "\r\n", &user, "\r\n"]);
+        // The server asks for the password first: the first answer is the secret.
+        let s = conv(&[
+            BANNER,
+            EHLO_PLAIN,
+            "334 UGFzc3dvcmQ6\r\n334 VXNlcm5hbWU6\r\n235 ok\r\n",
+        ]);
+        let ev = run(&c, &s).unwrap();
+        let a = &ev.auth[0];
+        assert_eq!(a.user.as_deref(), Some("alice@contoso.com"));
+        assert!(a.clear_credentials);
+        assert_no_secret(&render(&ev), "alice@contoso.com", "Pw-F1rst-Smtp");
+        // Prompts that name neither: nobody.
+        let s = conv(&[BANNER, EHLO_PLAIN, "334 \r\n334 \r\n235 ok\r\n"]);
+        let ev = run(&c, &s).unwrap();
+        assert_eq!(ev.auth[0].user, None);
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "alice@contoso.com", "Pw-F1rst-Smtp");
+        // The user name with the command (MS-XLOGIN), then the password prompt.
+        let c = conv(&["EHLO x\r\nAUTH LOGIN ", &user, "\r\n", &pass, "\r\n"]);
+        let s = conv(&[BANNER, EHLO_PLAIN, "334 UGFzc3dvcmQ6\r\n235 ok\r\n"]);
+        let ev = run(&c, &s).unwrap();
+        assert_eq!(ev.auth[0].user.as_deref(), Some("alice@contoso.com"));
+        assert!(ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "alice@contoso.com", "Pw-F1rst-Smtp");
+    }
+
+    #[test]
+    fn cram_md5_digest_alone_names_nobody() {
+        let digest = "b913a602c7eda7a495b4e6e7334d3890";
+        let s = conv(&[BANNER, EHLO_PLAIN, "334 PDEuMkBoPg==\r\n235 ok\r\n"]);
+        let named = format!("tim {digest}");
+        let c = conv(&[
+            "EHLO x\r\nAUTH CRAM-MD5\r\n",
+            &b64(named.as_bytes()),
+            "\r\n",
+        ]);
+        let ev = run(&c, &s).unwrap();
+        assert_eq!(ev.auth[0].mechanism, Mechanism::CramMd5);
+        assert_eq!(ev.auth[0].user.as_deref(), Some("tim"));
+        assert!(!ev.auth[0].clear_credentials);
+        let c = conv(&[
+            "EHLO x\r\nAUTH CRAM-MD5\r\n",
+            &b64(digest.as_bytes()),
+            "\r\n",
+        ]);
+        let ev = run(&c, &s).unwrap();
+        assert_eq!(ev.auth[0].user, None);
+        assert!(!ev.auth[0].clear_credentials);
+        assert_no_secret(&render(&ev), "tim", digest);
     }
 
     #[test]
@@ -963,12 +1056,35 @@ mod tests {
             "\r\n235 ok\r\n",
         ]);
         let masked = conv(&[BANNER, "250-mx\r\n250-XXXXXXXA\r\n250 ok\r\n250 ok\r\n"]);
+        let login_pw_first = conv(&[
+            "EHLO x\r\nAUTH LOGIN\r\n",
+            &b64(b"pw"),
+            "\r\n",
+            &b64(b"u"),
+            "\r\nAUTH PLAIN ",
+            &b64(b"u\0pw"),
+            "\r\nAUTH CRAM-MD5\r\n",
+            &b64(b"u b913a602c7eda7a495b4e6e7334d3890"),
+            "\r\n",
+        ]);
+        let login_pw_first_s = conv(&[
+            BANNER,
+            EHLO_PLAIN,
+            "334 UGFzc3dvcmQ6\r\n334 VXNlcm5hbWU6\r\n535 no\r\n235 ok\r\n",
+            "334 PDEuMkBoPg==\r\n235 ok\r\n",
+        ]);
         write_seeds(
             "inspect_smtp",
             &[
                 ("auth-login", 0, login_c, login_s),
                 ("starttls", 0, tls_c, tls_s),
                 ("auth-ntlm", 0, ntlm, ntlm_s),
+                (
+                    "auth-login-password-first",
+                    0,
+                    login_pw_first,
+                    login_pw_first_s,
+                ),
                 (
                     "masked",
                     1,

@@ -26,6 +26,7 @@
 
 pub mod epm;
 pub mod fuzzing;
+pub mod logins;
 pub mod ntlm;
 pub mod scenes;
 pub mod sip;

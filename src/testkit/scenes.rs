@@ -475,7 +475,7 @@ fn server_closes(s: &mut TcpConv<'_>) {
 }
 
 /// A BER tag-length-value with a definite length.
-fn ber(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(super) fn ber(tag: u8, content: &[u8]) -> Vec<u8> {
     let n = u16::try_from(content.len()).expect("BER content under 64 KiB");
     let [hi, lo] = n.to_be_bytes();
     let mut v = match (hi, lo) {
@@ -854,7 +854,7 @@ fn kerberos_tgs(seed: u32, reply: bool) -> Vec<u8> {
 }
 
 /// An LDAP message: `SEQUENCE { messageID, protocolOp }`.
-fn ldap_message(id: u8, op: &[u8]) -> Vec<u8> {
+pub(super) fn ldap_message(id: u8, op: &[u8]) -> Vec<u8> {
     ber(0x30, &[&[0x02, 0x01, id][..], op].concat())
 }
 
@@ -1148,17 +1148,37 @@ fn rdp_connection_request(user: &str) -> Vec<u8> {
     .concat()
 }
 
+/// What [`secrets`] recorded: the capture, every secret in it as it was typed, and what each
+/// flow must show.
+#[derive(Debug)]
+pub struct Secrets {
+    pub capture: Capture,
+    pub secrets: Vec<&'static str>,
+    pub flows: Vec<SecretFlow>,
+}
+
+/// What one flow of [`secrets`] must show.
+#[derive(Clone, Copy, Debug)]
+pub struct SecretFlow {
+    /// The flow's client port, which tells it apart.
+    pub client_port: u16,
+    /// A user some authentication names; `None`: no authentication may name anyone.
+    pub user: Option<&'static str>,
+    /// A clear-text credential is reported.
+    pub clear: bool,
+}
+
 /// The clear-text logins of every protocol the inspectors read, each with a password (or token)
-/// that appears nowhere else, for the test that no output ever contains one. Returns the capture
-/// and the secrets as they were typed.
-pub fn secrets() -> (Capture, Vec<&'static str>) {
+/// that appears nowhere else, for the test that no output ever contains one. The malformed logins
+/// whose user cannot be told from the password are among them.
+pub fn secrets() -> Secrets {
     use base64::Engine as _;
     let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
     let client = "10.9.0.50";
     let server = "10.9.0.10";
     let at = |host: &str, port: u16| addr(&format!("{host}:{port}"));
     let mut cap = Capture::new();
-    let secrets = vec![
+    let mut secrets = vec![
         "Plain-Smtp-Secret-1",
         "Login-Smtp-Secret-2",
         "Imap-Login-Secret-3",
@@ -1169,6 +1189,21 @@ pub fn secrets() -> (Capture, Vec<&'static str>) {
         "Imap-Plain-Secret-8",
         "Pop3-Plain-Secret-9",
         "Query-Token-Secret-10",
+    ];
+    let named = |client_port: u16, user: &'static str| SecretFlow {
+        client_port,
+        user: Some(user),
+        clear: true,
+    };
+    let mut flows = vec![
+        named(50001, "alice"),
+        named(50002, "bob"),
+        named(50003, "carol"),
+        named(50004, "dave"),
+        named(50005, "erin"),
+        named(50006, "frank"),
+        named(50007, "grace"),
+        named(50008, "heidi"),
     ];
 
     // SMTP AUTH PLAIN on 587, no STARTTLS.
@@ -1275,7 +1310,68 @@ pub fn secrets() -> (Capture, Vec<&'static str>) {
         )
         .server_sends(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n")
         .close();
-    (cap, secrets)
+
+    // Logins whose user can only be told from the protocol's structure, malformed ones among
+    // them, and the clear-text credentials of Outlook on the web.
+    let more: [(&str, &str, &str); 11] = [
+        ("smtp-plain-two-fields", "ivan", "Plain-Two-Fields-Smtp-11"),
+        (
+            "imap-authenticate-plain-two-fields",
+            "judy",
+            "Plain-Two-Fields-Imap-12",
+        ),
+        (
+            "pop3-auth-plain-two-fields",
+            "kim",
+            "Plain-Two-Fields-Pop3-13",
+        ),
+        (
+            "ldap-sasl-plain-two-fields",
+            "leo",
+            "Plain-Two-Fields-Ldap-14",
+        ),
+        (
+            "smtp-login-password-first",
+            "mallory",
+            "Login-Password-First-15",
+        ),
+        ("imap-login-one-argument", "nina", "Imap-One-Argument-16"),
+        (
+            "http-basic-without-colon",
+            "oscar",
+            "Basic-Without-Colon-17",
+        ),
+        (
+            "smtp-cram-md5-digest-alone",
+            "peggy",
+            "b913a602c7eda7a495b4e6e7334d3890",
+        ),
+        ("http-owa-form", "quentin", "Owa-Form-Password-19"),
+        ("http-url-userinfo", "rupert", "Url-Userinfo-Password-20"),
+        ("http-owa-session-cookie", "sybil", "Owa-Cadata-Cookie-21"),
+    ];
+    for ((name, user, secret), port) in more.into_iter().zip(50011u16..) {
+        cap.wait(Duration::from_millis(20));
+        let login = super::logins::Login::named(name);
+        login.add(
+            &mut cap,
+            at(client, port),
+            at(server, login.port),
+            user,
+            secret,
+        );
+        secrets.push(secret);
+        flows.push(SecretFlow {
+            client_port: port,
+            user: login.expect.named.then_some(user),
+            clear: login.expect.clear,
+        });
+    }
+    Secrets {
+        capture: cap,
+        secrets,
+        flows,
+    }
 }
 
 /// NDR transfer syntax 8a885d04-1ceb-11c9-9fe8-08002b104860 version 2.
