@@ -35,12 +35,23 @@ impl Timestamp {
     /// a legacy pcap record holds them. Saturates at [`Timestamp::MAX`] instead of wrapping: a
     /// hostile file may claim any time.
     pub fn from_parts(secs: u64, frac: u64, units_per_sec: u64) -> Self {
-        let frac_nanos = if units_per_sec == 0 {
-            0
-        } else {
+        // Microseconds and nanoseconds, what legacy pcap files hold, without a division.
+        let frac_nanos = match units_per_sec {
+            0 => 0,
+            1_000_000 => u128::from(frac) * 1_000,
+            NANOS_PER_SEC => u128::from(frac),
             // u128 keeps 2^-n resolutions (pcapng if_tsresol with the high bit) exact.
-            u128::from(frac) * u128::from(NANOS_PER_SEC) / u128::from(units_per_sec)
+            units => u128::from(frac) * u128::from(NANOS_PER_SEC) / u128::from(units),
         };
+        // Every time before 2262 fits in u64 arithmetic: called per packet, it costs no more.
+        if let Some(nanos) = u64::try_from(frac_nanos).ok().and_then(|f| {
+            secs.checked_mul(NANOS_PER_SEC)
+                .and_then(|n| n.checked_add(f))
+        }) {
+            return Self {
+                nanos: nanos.min(Self::MAX.nanos),
+            };
+        }
         let nanos = u128::from(secs) * u128::from(NANOS_PER_SEC) + frac_nanos;
         Self::clamped(i128::try_from(nanos).unwrap_or(i128::MAX))
     }
@@ -52,6 +63,14 @@ impl Timestamp {
     pub fn from_units(raw: u64, units_per_sec: u64, offset_secs: i64) -> Self {
         let units = units_per_sec.max(1);
         let (secs, frac) = (raw / units, raw % units);
+        // No offset or a positive one, what capture tools write: the per-packet path of
+        // `from_parts`, which gives the same time.
+        if let Some(secs) = u64::try_from(offset_secs)
+            .ok()
+            .and_then(|o| secs.checked_add(o))
+        {
+            return Self::from_parts(secs, frac, units);
+        }
         // Below 10^9 ns: frac < units.
         let frac_nanos = u128::from(frac) * u128::from(NANOS_PER_SEC) / u128::from(units);
         // (2^64 + 2^63) × 10^9 stays far below i128::MAX (2^127).

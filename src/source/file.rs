@@ -336,6 +336,11 @@ impl CaptureFile {
         std::mem::take(&mut self.errors)
     }
 
+    /// Whether [`CaptureFile::take_errors`] has anything to give (asked once per packet).
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
     pub fn take_warnings(&mut self) -> Vec<SourceWarning> {
         for (&link, &packets) in &self.unsupported {
             self.warnings.push(SourceWarning::UnsupportedLinkType {
@@ -364,7 +369,7 @@ impl CaptureFile {
         loop {
             // A record too large to be real is refused before the buffer grows for it.
             self.check_pending_length()?;
-            let step = match self.reader.next() {
+            let mut step = match self.reader.next() {
                 Ok((offset, block)) => {
                     let r = load_block(
                         block,
@@ -389,12 +394,11 @@ impl CaptureFile {
             };
             // pcap-parser wants more bytes for a block that is whole in the buffer: its
             // contents overrun its own length.
-            let step = match step {
-                Step::Refill | Step::Grow | Step::CutAtEnd if self.pending_is_whole() => {
-                    Step::Malformed(None)
-                }
-                s => s,
-            };
+            // (Tested in place: a packet's step is large and is not moved for it.)
+            if matches!(step, Step::Refill | Step::Grow | Step::CutAtEnd) && self.pending_is_whole()
+            {
+                step = Step::Malformed(None);
+            }
             match step {
                 Step::Block(offset, loaded) => {
                     let offset_before = self.bytes_consumed();

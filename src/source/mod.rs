@@ -389,6 +389,8 @@ pub struct Merged {
     /// Bytes consumed by the files already closed.
     closed_bytes: u64,
     config: SourceConfig,
+    /// Slots not opened yet: while there are none, a packet costs no look at them.
+    waiting: usize,
 }
 
 impl Merged {
@@ -404,7 +406,12 @@ impl Merged {
     }
 
     fn with_slots(slots: Vec<Slot>, config: SourceConfig) -> Self {
+        let waiting = slots
+            .iter()
+            .filter(|s| matches!(s, Slot::Waiting { .. }))
+            .count();
         Self {
+            waiting,
             slots,
             lent: None,
             errors: Vec::new(),
@@ -454,18 +461,26 @@ impl Merged {
     /// The next packet of all inputs in timestamp order, or `None` when every input is done.
     /// Errors met on the way are kept (see [`Merged::take_errors`]); the file that failed stops.
     pub fn next_packet(&mut self, stats: &mut CaptureStats) -> Option<RawPacket<'_>> {
-        if let Some(i) = self.lent.take()
-            && let Some(Slot::Open { ready, .. }) = self.slots.get_mut(i)
-        {
-            *ready = false;
+        // Only the file whose packet was lent needs its next one; the others still hold theirs.
+        // On the first call (and after the end) every file is looked at.
+        match self.lent.take() {
+            Some(i) => {
+                if let Some(Slot::Open { ready, .. }) = self.slots.get_mut(i) {
+                    *ready = false;
+                }
+                self.load(i, stats);
+            }
+            None => {
+                for i in 0..self.slots.len() {
+                    self.load(i, stats);
+                }
+            }
         }
-        for i in 0..self.slots.len() {
-            self.load(i, stats);
-        }
-        loop {
+        let mut best = self.earliest();
+        while self.waiting > 0 {
             // A file not opened yet whose first packet is not later than the earliest packet at
             // hand may hold the next packet: open it and look.
-            let threshold = match self.earliest() {
+            let threshold = match best {
                 Some((_, ts)) => ts,
                 None => self.earliest_waiting()?,
             };
@@ -481,8 +496,9 @@ impl Merged {
             if !opened {
                 break;
             }
+            best = self.earliest();
         }
-        let (i, _) = self.earliest()?;
+        let (i, _) = best?;
         self.lent = Some(i);
         match self.slots.get(i) {
             Some(Slot::Open { file, .. }) => Some(file.current()),
@@ -519,6 +535,7 @@ impl Merged {
             return;
         };
         if let Slot::Waiting { path, .. } = std::mem::replace(slot, Slot::Closed) {
+            self.waiting = self.waiting.saturating_sub(1);
             match CaptureFile::open_with(&path, &self.config) {
                 Ok(file) => *slot = Slot::Open { file, ready: false },
                 Err(e) => self.errors.push(e),
@@ -542,7 +559,9 @@ impl Merged {
                     file.stop();
                 }
             }
-            self.errors.extend(file.take_errors());
+            if file.has_errors() {
+                self.errors.extend(file.take_errors());
+            }
         }
         if !*ready
             && file.is_done()
