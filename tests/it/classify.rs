@@ -2,17 +2,11 @@
 //! catalog`, `exaudit site check`, and one-line errors for bad rules and site files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use exaudit::testkit::{Capture, addr};
 
-fn exaudit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_exaudit"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
+use super::common::exaudit_bin as exaudit;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

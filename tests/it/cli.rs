@@ -7,15 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use exaudit::testkit::{Capture, addr};
 
-use super::common::shared;
-
-fn exaudit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_exaudit"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
+use super::common::{exaudit_bin as exaudit, shared, smtp_capture};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -23,17 +15,6 @@ fn stderr(o: &Output) -> String {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A small SMTP session as pcap bytes.
-fn smtp_capture() -> Vec<u8> {
-    let mut cap = Capture::new();
-    cap.tcp(addr("10.1.0.50:49200"), addr("10.1.0.10:25"))
-        .handshake()
-        .server_sends(b"220 mail.example ESMTP\r\n")
-        .client_sends(b"EHLO client\r\n")
-        .close();
-    cap.to_pcap()
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {

@@ -23,6 +23,29 @@ pub fn skipped(what: &str) {
     );
 }
 
+/// Runs the `exaudit` binary with `args`, standard input closed.
+pub fn exaudit_bin<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_exaudit"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// A small SMTP session (handshake, greeting, EHLO, close) as pcap bytes.
+pub fn smtp_capture() -> Vec<u8> {
+    let mut cap = exaudit::testkit::Capture::new();
+    cap.tcp(
+        exaudit::testkit::addr("10.1.0.50:49200"),
+        exaudit::testkit::addr("10.1.0.10:25"),
+    )
+    .handshake()
+    .server_sends(b"220 mail.example ESMTP\r\n")
+    .client_sends(b"EHLO client\r\n")
+    .close();
+    cap.to_pcap()
+}
+
 /// Runs the pipeline over capture bytes.
 pub fn analyse_bytes(bytes: Vec<u8>, decode: DecodeConfig, flow: FlowConfig) -> Analysis {
     analyse("test", Box::new(std::io::Cursor::new(bytes)), decode, flow)

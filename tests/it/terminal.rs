@@ -4,17 +4,10 @@
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use exaudit::testkit::{Capture, addr};
 
-fn exaudit<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_exaudit"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
+use super::common::{exaudit_bin as exaudit, smtp_capture};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -34,16 +27,6 @@ fn assert_terminal_safe(what: &str, b: &[u8]) {
             assert!(!(0x80..=0x9f).contains(&next), "{what}: C1 control at {i}");
         }
     }
-}
-
-fn smtp_capture() -> Vec<u8> {
-    let mut cap = Capture::new();
-    cap.tcp(addr("10.1.0.50:49200"), addr("10.1.0.10:25"))
-        .handshake()
-        .server_sends(b"220 mail.example ESMTP\r\n")
-        .client_sends(b"EHLO client\r\n")
-        .close();
-    cap.to_pcap()
 }
 
 /// A name with a line feed, an escape sequence that would clear the screen, a C1 control, a
