@@ -877,30 +877,11 @@ mod tests {
         );
     }
 
-    /// Offsets where each block of the first zstd frame in `f` ends (RFC 8878 §3.1.1).
-    fn zstd_block_ends(f: &[u8]) -> Vec<usize> {
-        let fhd = f[4];
-        let single = fhd & 0x20 != 0;
-        let did = [0, 1, 2, 4][usize::from(fhd & 3)];
-        let fcs = [usize::from(single), 2, 4, 8][usize::from(fhd >> 6)];
-        let mut at = 5 + usize::from(!single) + did + fcs;
-        let mut ends = Vec::new();
-        loop {
-            let h = u32::from_le_bytes([f[at], f[at + 1], f[at + 2], 0]);
-            let size = (h >> 3) as usize;
-            at += 3 + if (h >> 1) & 3 == 1 { 1 } else { size };
-            ends.push(at);
-            if h & 1 == 1 {
-                return ends;
-            }
-        }
-    }
-
     #[test]
     fn cut_zstd_gives_every_block_that_decoded() {
         let data = noise(600_000);
         let file = zstd(&data, ruzstd::encoding::CompressionLevel::Uncompressed);
-        let ends = zstd_block_ends(&file);
+        let ends = crate::testkit::zstd_block_ends(&file);
         assert!(ends.len() >= 4, "{ends:?}");
         // Cut inside the third block: the first two come out whole (128 KiB each).
         let (out, end) = read_all(&file[..ends[1] + 1000], Compression::Zstd);

@@ -512,3 +512,25 @@ fn split_payload(
         .map(|(i, chunk)| fragment(i * size, chunk, (i + 1) * size < payload.len()))
         .collect()
 }
+
+/// Offsets where each block of the first zstd frame in `f` ends (RFC 8878 §3.1.1: the frame
+/// header's descriptor gives the sizes of its optional fields; each block header is three
+/// little-endian bytes, Last_Block, Block_Type and Block_Size, and an RLE block carries one
+/// byte). For tests that cut a compressed capture at a known block.
+pub fn zstd_block_ends(f: &[u8]) -> Vec<usize> {
+    let fhd = f[4];
+    let single = fhd & 0x20 != 0;
+    let did = [0, 1, 2, 4][usize::from(fhd & 3)];
+    let fcs = [usize::from(single), 2, 4, 8][usize::from(fhd >> 6)];
+    let mut at = 5 + usize::from(!single) + did + fcs;
+    let mut ends = Vec::new();
+    loop {
+        let h = u32::from_le_bytes([f[at], f[at + 1], f[at + 2], 0]);
+        let size = usize::try_from(h >> 3).unwrap();
+        at += 3 + if (h >> 1) & 3 == 1 { 1 } else { size };
+        ends.push(at);
+        if h & 1 == 1 {
+            return ends;
+        }
+    }
+}

@@ -337,35 +337,13 @@ fn gzip_damage_is_told_and_the_packets_kept() {
     }
 }
 
-/// Offsets where each block of the first zstd frame ends (RFC 8878 §3.1.1).
-fn zstd_block_ends(f: &[u8]) -> Vec<usize> {
-    let fhd = f[4];
-    let single = fhd & 0x20 != 0;
-    let did = [0, 1, 2, 4][usize::from(fhd & 3)];
-    let fcs = [usize::from(single), 2, 4, 8][usize::from(fhd >> 6)];
-    let mut at = 5 + usize::from(!single) + did + fcs;
-    let mut ends = Vec::new();
-    loop {
-        let h = u32::from_le_bytes([f[at], f[at + 1], f[at + 2], 0]);
-        at += 3 + if (h >> 1) & 3 == 1 {
-            1
-        } else {
-            (h >> 3) as usize
-        };
-        ends.push(at);
-        if h & 1 == 1 {
-            return ends;
-        }
-    }
-}
-
 #[test]
 fn cut_zstd_keeps_every_packet_of_the_blocks_that_decoded() {
     use ruzstd::encoding::{CompressionLevel, compress_to_vec};
     let pcap = udp_flows(600);
     // Raw blocks carry 128 KiB each, so the bytes that decode are known exactly.
     let file = compress_to_vec(&pcap[..], CompressionLevel::Uncompressed);
-    let ends = zstd_block_ends(&file);
+    let ends = exaudit::testkit::zstd_block_ends(&file);
     for k in [1, 3] {
         let a = analyse_bytes(
             file[..ends[k - 1] + 500].to_vec(),
