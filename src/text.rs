@@ -78,20 +78,7 @@ pub fn path(p: &Path) -> String {
 /// A value from a file, as a message echoes it: in double quotes, escaped, and cut after
 /// [`MAX_ECHO_CHARS`] characters with `…` saying that more followed.
 pub fn echo(v: &str) -> String {
-    let mut out = String::from("\"");
-    let mut chars = v.chars();
-    for c in chars.by_ref().take(MAX_ECHO_CHARS) {
-        if needs_escape(c) {
-            push_escape(&mut out, c);
-        } else {
-            out.push(c);
-        }
-    }
-    if chars.next().is_some() {
-        out.push('…');
-    }
-    out.push('"');
-    out
+    format!("\"{}\"", escape(&cut(v, MAX_ECHO_CHARS)))
 }
 
 /// `s` cut after `max` characters, with `…` when something was cut.

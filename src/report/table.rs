@@ -9,6 +9,7 @@ use super::{Judgement, Report, Summary, proto_name};
 use crate::catalog::Catalog;
 use crate::classify::{Classification, CoverageStatus, Severity, Verdict};
 use crate::flow::{ConnState, EndReason, FlowRecord, Kind};
+use crate::text::escape;
 
 /// Hosts and services remembered for the top lists; past this they are only counted.
 const MAX_TRACKED: usize = 65_536;
@@ -186,7 +187,7 @@ impl Report for TableReport {
         writeln!(
             out,
             "  inputs      {}{}",
-            clean(&s.inputs.join(", ")),
+            escape(&s.inputs.join(", ")),
             if s.input_errors > 0 {
                 format!("  ({} could not be read completely)", s.input_errors)
             } else {
@@ -306,12 +307,6 @@ impl Report for TableReport {
     }
 }
 
-/// Text from outside (a file name, a user's rules or site file, the wire) as the terminal may
-/// show it: control and formatting characters escaped ([`crate::text::escape`]).
-fn clean(s: &str) -> std::borrow::Cow<'_, str> {
-    crate::text::escape(s)
-}
-
 /// Words of `text` in lines of at most `width` columns, the first after `first`, the others
 /// after `indent` spaces.
 fn wrap(
@@ -361,7 +356,7 @@ impl TableReport {
                 writeln!(
                     out,
                     "  site        {} (Exchange {}; {} addresses and networks)",
-                    clean(&site.file),
+                    escape(&site.file),
                     gens.join(", "),
                     site.entries
                 )?;
@@ -410,7 +405,7 @@ impl TableReport {
             // The colour codes take no columns: wrap as if they were absent.
             let visible = 2 + 7 + 1 + 21;
             let extra = first.len() - visible;
-            wrap(out, &first, 12, 100 + extra, &clean(&f.message))?;
+            wrap(out, &first, 12, 100 + extra, &escape(&f.message))?;
             let mut refs = Vec::new();
             if let Some(p) = f.path.map(|p| j.catalog.path(p)) {
                 refs.push(format!("path {} (seed {})", p.id, p.source));
@@ -419,7 +414,7 @@ impl TableReport {
                 refs.push(format!("e.g. flow {}", String::from_utf8_lossy(e)));
             }
             if !refs.is_empty() {
-                wrap(out, &" ".repeat(12), 12, 100, &clean(&refs.join("; ")))?;
+                wrap(out, &" ".repeat(12), 12, 100, &escape(&refs.join("; ")))?;
             }
         }
         if a.ungrouped > 0 {
@@ -455,8 +450,8 @@ impl TableReport {
                     st.as_str(),
                     thousands(c.flows_ok),
                     thousands(c.flows_failing),
-                    clean(&p.id),
-                    clean(&p.name)
+                    escape(&p.id),
+                    escape(&p.name)
                 );
                 let line: String = line.chars().take(100).collect();
                 writeln!(out, "{line}")?;
@@ -469,7 +464,7 @@ impl TableReport {
             .map(|c| j.catalog.path(c.path).id.as_str())
             .collect();
         if !unseen.is_empty() {
-            wrap(out, "  not seen:", 4, 100, &clean(&unseen.join(", ")))?;
+            wrap(out, "  not seen:", 4, 100, &escape(&unseen.join(", ")))?;
         }
         writeln!(out)
     }
@@ -536,7 +531,7 @@ impl TableReport {
                     thousands(f)
                 ),
             };
-            let line = format!("  {addr:<28} {:<44} {flows}", clean(&what));
+            let line = format!("  {addr:<28} {:<44} {flows}", escape(&what));
             writeln!(out, "{}", line.chars().take(100).collect::<String>())?;
             writeln!(
                 out,

@@ -690,15 +690,6 @@ impl<R: Read> Read for Zstd<R> {
     }
 }
 
-/// An uncompressed file.
-pub(crate) struct Plain<R>(pub(crate) Input<R>);
-
-impl<R: Read> Read for Plain<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        self.0.read(out)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;

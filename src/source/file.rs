@@ -21,7 +21,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
 
-use super::compressed::{End, GZIP_MAGIC, Gzip, Input, Plain, Shared, Zstd, is_zstd};
+use super::compressed::{End, GZIP_MAGIC, Gzip, Input, Shared, Zstd, is_zstd};
 use super::{LinkType, RawPacket, SourceConfig, SourceError, SourceWarning};
 use crate::stats::CaptureStats;
 use crate::time::Timestamp;
@@ -203,7 +203,8 @@ impl CaptureFile {
         } else if magic.is_some_and(is_zstd) {
             Box::new(Zstd::new(input, config.max_zstd_window_bytes, peek))
         } else {
-            Box::new(Plain(input))
+            // An uncompressed file is read through the same buffer, which counts its offsets.
+            Box::new(input)
         };
         let mut reader = match create_reader(INITIAL_BUFFER_BYTES, Filled(decompressed)) {
             Ok(r) => r,
